@@ -1,0 +1,329 @@
+// Package executor is the bridge that runs as the primary container of every executor pod. It keeps
+// one warm Python runtime per slot, holds a session with the actor pool (executor-proto), runs the
+// tasks the pool assigns, and keeps each result until the pool acknowledges it, across reconnects.
+package executor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	executorv1 "github.com/flyteactors/flyteactors/go/executor/v1"
+)
+
+// Config is what an executor needs to know; cmd/actor-executor reads it from the pod's environment.
+type Config struct {
+	PoolAddress    string
+	EnvironmentID  string
+	PodName        string
+	Token          string
+	Slots          int
+	RuntimeCommand []string
+	// Stdout and Stderr receive the tasks' output (the pod's log).
+	Stdout, Stderr io.Writer
+	// ReconnectDelay is how long to wait before reconnecting after a session ends. Default 500ms.
+	ReconnectDelay time.Duration
+}
+
+// Validate reports the first missing or bad setting.
+func (c Config) Validate() error {
+	switch {
+	case c.PoolAddress == "":
+		return errors.New("pool address is empty")
+	case c.EnvironmentID == "":
+		return errors.New("environment id is empty")
+	case c.PodName == "":
+		return errors.New("pod name is empty")
+	case c.Token == "":
+		return errors.New("token is empty")
+	case c.Slots < 1:
+		return fmt.Errorf("slots must be at least 1, got %d", c.Slots)
+	case len(c.RuntimeCommand) == 0:
+		return errors.New("runtime command is empty")
+	}
+	return nil
+}
+
+// Executor is one executor pod's bridge.
+type Executor struct {
+	cfg  Config
+	free chan *Runtime
+
+	mu      sync.Mutex // guards the fields below
+	running map[string]*Runtime
+	held    map[string]*executorv1.TaskFinished
+	session *session
+	wg      sync.WaitGroup
+}
+
+// New returns an executor for cfg.
+func New(cfg Config) (*Executor, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("executor config: %w", err)
+	}
+	if cfg.ReconnectDelay <= 0 {
+		cfg.ReconnectDelay = 500 * time.Millisecond
+	}
+	x := &Executor{
+		cfg:     cfg,
+		free:    make(chan *Runtime, cfg.Slots),
+		running: map[string]*Runtime{},
+		held:    map[string]*executorv1.TaskFinished{},
+	}
+	for range cfg.Slots {
+		x.free <- NewRuntime(cfg.RuntimeCommand, cfg.Stdout, cfg.Stderr)
+	}
+	return x, nil
+}
+
+// Run warms the runtimes, then serves the pool until ctx is done or the pool refuses the executor for
+// good (wrong token, unsupported protocol). Tasks still running when ctx ends are stopped.
+func (x *Executor) Run(ctx context.Context) error {
+	defer x.stop()
+	if err := x.warm(ctx); err != nil {
+		return err
+	}
+	conn, err := grpc.NewClient(x.cfg.PoolAddress, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		return fmt.Errorf("pool address %q: %w", x.cfg.PoolAddress, err)
+	}
+	defer func() { _ = conn.Close() }()
+	client := executorv1.NewExecutorServiceClient(conn)
+	for {
+		err := x.serve(ctx, client)
+		if ctx.Err() != nil {
+			return nil
+		}
+		switch status.Code(err) {
+		case codes.PermissionDenied, codes.FailedPrecondition, codes.InvalidArgument:
+			return fmt.Errorf("the pool refused this executor: %w", err)
+		}
+		fmt.Fprintf(x.cfg.Stderr, "actor executor: session with pool ended: %v; reconnecting\n", err)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(x.cfg.ReconnectDelay):
+		}
+	}
+}
+
+// warm starts every runtime, in parallel, so the first task does not pay for Python's start.
+func (x *Executor) warm(ctx context.Context) error {
+	runtimes := make([]*Runtime, 0, x.cfg.Slots)
+	for range x.cfg.Slots {
+		runtimes = append(runtimes, <-x.free)
+	}
+	errs := make([]error, len(runtimes))
+	var wg sync.WaitGroup
+	for i, r := range runtimes {
+		wg.Go(func() { errs[i] = r.Start(ctx) })
+	}
+	wg.Wait()
+	for _, r := range runtimes {
+		x.free <- r
+	}
+	return errors.Join(errs...)
+}
+
+func (x *Executor) stop() {
+	x.mu.Lock()
+	for _, r := range x.running {
+		r.Kill()
+	}
+	x.mu.Unlock()
+	x.wg.Wait()
+	for range x.cfg.Slots {
+		(<-x.free).Close()
+	}
+}
+
+// session is one live stream to the pool. send may be called from any goroutine.
+type session struct {
+	mu     sync.Mutex // serialises Send
+	stream executorv1.ExecutorService_ConnectClient
+}
+
+func (s *session) send(m *executorv1.ExecutorMessage) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.stream.Send(m)
+}
+
+// serve runs one session until it fails or ctx is done.
+func (x *Executor) serve(ctx context.Context, client executorv1.ExecutorServiceClient) error {
+	sctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	stream, err := client.Connect(sctx)
+	if err != nil {
+		return err
+	}
+	s := &session{stream: stream}
+	if err := s.send(&executorv1.ExecutorMessage{Message: &executorv1.ExecutorMessage_Hello{Hello: x.hello()}}); err != nil {
+		return err
+	}
+	first, err := stream.Recv()
+	if err != nil {
+		return err
+	}
+	welcome := first.GetWelcome()
+	if welcome == nil {
+		return fmt.Errorf("the pool's first message was not a welcome: %v", first)
+	}
+	for _, id := range welcome.GetCancelTaskIds() {
+		x.cancel(id)
+	}
+	x.setSession(s)
+	defer x.setSession(nil)
+
+	interval := welcome.GetHeartbeatInterval().AsDuration()
+	if interval <= 0 {
+		interval = 5 * time.Second
+	}
+	go x.heartbeat(sctx, s, interval)
+
+	for {
+		msg, err := stream.Recv()
+		if err != nil {
+			return err
+		}
+		switch m := msg.GetMessage().(type) {
+		case *executorv1.PoolMessage_Assignment:
+			x.start(ctx, m.Assignment)
+		case *executorv1.PoolMessage_Cancel:
+			x.cancel(m.Cancel.GetTaskId())
+		case *executorv1.PoolMessage_Ack:
+			x.mu.Lock()
+			delete(x.held, m.Ack.GetTaskId())
+			x.mu.Unlock()
+		}
+	}
+}
+
+func (x *Executor) heartbeat(ctx context.Context, s *session, interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			_ = s.send(&executorv1.ExecutorMessage{Message: &executorv1.ExecutorMessage_Heartbeat{
+				Heartbeat: &executorv1.Heartbeat{SentAt: timestamppb.Now()}}})
+		}
+	}
+}
+
+// hello describes the executor and what it holds.
+func (x *Executor) hello() *executorv1.Hello {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	h := &executorv1.Hello{
+		ProtocolVersion: executorv1.ProtocolVersion_PROTOCOL_VERSION_1,
+		EnvironmentId:   x.cfg.EnvironmentID,
+		PodName:         x.cfg.PodName,
+		Token:           x.cfg.Token,
+		Slots:           uint32(x.cfg.Slots),
+	}
+	for id := range x.running {
+		h.RunningTaskIds = append(h.RunningTaskIds, id)
+	}
+	for _, r := range x.held {
+		h.HeldResults = append(h.HeldResults, r)
+	}
+	return h
+}
+
+func (x *Executor) setSession(s *session) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	x.session = s
+}
+
+// report sends m on the current session, if there is one. Results are also held, so a report lost
+// with its session is sent again in the next hello.
+func (x *Executor) report(m *executorv1.ExecutorMessage) {
+	x.mu.Lock()
+	s := x.session
+	x.mu.Unlock()
+	if s != nil {
+		_ = s.send(m)
+	}
+}
+
+// start runs an assignment in a free runtime.
+func (x *Executor) start(ctx context.Context, a *executorv1.Assignment) {
+	id := a.GetTaskId()
+	x.mu.Lock()
+	_, dup := x.running[id]
+	_, done := x.held[id]
+	x.mu.Unlock()
+	if dup || done {
+		return // the pool re-sent what this executor already has; never run an attempt twice
+	}
+	var r *Runtime
+	select {
+	case r = <-x.free:
+	default:
+		x.finish(id, time.Now(), Outcome{Code: "NoFreeSlot", Retryable: true,
+			Message: fmt.Sprintf("executor %s was given more tasks than its %d slots", x.cfg.PodName, x.cfg.Slots)})
+		return
+	}
+	env := make(map[string]string, len(a.GetEnv()))
+	for _, v := range a.GetEnv() {
+		env[v.GetName()] = v.GetValue()
+	}
+	x.mu.Lock()
+	x.running[id] = r
+	x.mu.Unlock()
+	x.wg.Add(1)
+	go func() {
+		defer x.wg.Done()
+		startedAt := time.Now()
+		fmt.Fprintf(x.cfg.Stdout, "=== actor task %s: start ===\n", id)
+		outcome := r.Run(ctx, id, a.GetCommand(), env, func() {
+			x.report(&executorv1.ExecutorMessage{Message: &executorv1.ExecutorMessage_Started{Started: &executorv1.TaskStarted{
+				TaskId: id, StartedAt: timestamppb.New(startedAt)}}})
+		})
+		fmt.Fprintf(x.cfg.Stdout, "=== actor task %s: end (ok=%t) ===\n", id, outcome.OK)
+		x.mu.Lock()
+		delete(x.running, id)
+		x.mu.Unlock()
+		x.free <- r
+		x.finish(id, startedAt, outcome)
+	}()
+}
+
+// finish holds a task's result and reports it.
+func (x *Executor) finish(id string, startedAt time.Time, o Outcome) {
+	f := &executorv1.TaskFinished{TaskId: id, StartedAt: timestamppb.New(startedAt), FinishedAt: timestamppb.Now()}
+	if !o.OK {
+		kind := executorv1.FailureKind_FAILURE_KIND_SYSTEM
+		if o.User {
+			kind = executorv1.FailureKind_FAILURE_KIND_USER
+		}
+		f.Failure = &executorv1.Failure{Kind: kind, Retryable: o.Retryable, Oom: o.OOM, Code: o.Code, Message: o.Message}
+	}
+	x.mu.Lock()
+	x.held[id] = f
+	x.mu.Unlock()
+	x.report(&executorv1.ExecutorMessage{Message: &executorv1.ExecutorMessage_Finished{Finished: f}})
+}
+
+// cancel stops a running task; its Run then reports it as cancelled.
+func (x *Executor) cancel(id string) {
+	x.mu.Lock()
+	r := x.running[id]
+	x.mu.Unlock()
+	if r != nil {
+		r.Kill()
+	}
+}

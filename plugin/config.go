@@ -1,0 +1,45 @@
+package plugin
+
+import (
+	"time"
+
+	"github.com/flyteorg/flyte/flyteplugins/go/tasks/config"
+	stdconfig "github.com/flyteorg/flyte/flytestdlib/config"
+)
+
+//go:generate go tool pflags Config --default-var=defaultConfig
+
+// Config is the plugin's configuration section, plugins.actor in FlytePropeller's configuration.
+type Config struct {
+	// ListenAddress is where the actor pool's executor service listens.
+	ListenAddress string `json:"listen-address" pflag:",Address the actor pool's executor service listens on (host:port)."`
+	// AdvertiseAddress is what executor pods dial to reach the pool.
+	AdvertiseAddress string `json:"advertise-address" pflag:",host:port executor pods dial to reach the actor pool, e.g. the FlytePropeller service's DNS name and the listen port."`
+	// ExecutorCommand is the primary container command of executor pods.
+	ExecutorCommand []string `json:"executor-command" pflag:",Command of the executor pods' primary container; the actor-executor binary must be on the image's PATH or named by path."`
+	// DefaultTTL applies to environments whose spec gives no ttl_seconds.
+	DefaultTTL stdconfig.Duration `json:"default-ttl" pflag:",How long an environment without ttl_seconds stays up with nothing to do."`
+	// HeartbeatInterval is how often idle executors must speak.
+	HeartbeatInterval stdconfig.Duration `json:"heartbeat-interval" pflag:",How often executors send a heartbeat when they have nothing else to say."`
+	// MissedHeartbeats is how many heartbeat intervals of silence make an executor lost.
+	MissedHeartbeats int `json:"missed-heartbeats" pflag:",How many heartbeat intervals of silence mark an executor lost."`
+	// ResyncInterval is how often a live environment's pods are checked and replaced if missing.
+	ResyncInterval stdconfig.Duration `json:"resync-interval" pflag:",How often a live environment's executor pods are converged again."`
+}
+
+var (
+	defaultConfig = Config{
+		ListenAddress:     ":8089",
+		AdvertiseAddress:  "flytepropeller.flyte.svc.cluster.local:8089",
+		ExecutorCommand:   []string{"actor-executor"},
+		DefaultTTL:        stdconfig.Duration{Duration: 90 * time.Second},
+		HeartbeatInterval: stdconfig.Duration{Duration: 5 * time.Second},
+		MissedHeartbeats:  3,
+		ResyncInterval:    stdconfig.Duration{Duration: 30 * time.Second},
+	}
+
+	configSection = config.MustRegisterSubSection(pluginID, &defaultConfig)
+)
+
+// currentConfig returns the loaded configuration.
+func currentConfig() *Config { return configSection.GetConfig().(*Config) }

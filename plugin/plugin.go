@@ -1,0 +1,209 @@
+// Package plugin is the Flyte Actors FlytePropeller core plugin. It takes tasks of type "actor" (and
+// the older "fast-task"), validates their environment, turns each attempt into the command its pod
+// would have run, hands it to the actor pool keyed by the attempt's unique generated name, and maps
+// what the pool says back to Flyte phases. It keeps no plugin state: the pool is asked every round.
+package plugin
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"sync"
+	"time"
+
+	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/flyteorg/flyte/flyteplugins/go/tasks/pluginmachinery"
+	pluginsCore "github.com/flyteorg/flyte/flyteplugins/go/tasks/pluginmachinery/core"
+	"github.com/flyteorg/flyte/flyteplugins/go/tasks/pluginmachinery/ioutils"
+	propellerconfig "github.com/flyteorg/flyte/flytepropeller/pkg/controller/config"
+	propellerutils "github.com/flyteorg/flyte/flytepropeller/pkg/utils"
+	"github.com/flyteorg/flyte/flytestdlib/logger"
+
+	"github.com/flyteactors/flyteactors/actorpool"
+	"github.com/flyteactors/flyteactors/actorpool/executorsvc"
+	"github.com/flyteactors/flyteactors/actorpool/kubepods"
+)
+
+const (
+	pluginID = "actor"
+	// taskTypeActor is what flytekit's ActorEnvironment tasks carry; taskTypeFastTask is the older name.
+	taskTypeActor    = "actor"
+	taskTypeFastTask = "fast-task"
+)
+
+// Error codes the plugin reports to Flyte.
+const (
+	codeBadTaskSpec = "BadTaskSpecification"
+	codeOOM         = "OOMKilled"
+)
+
+// Pool is what the plugin needs from the actor pool.
+type Pool interface {
+	// Submit queues a task attempt; submitting an attempt the pool knows changes nothing.
+	Submit(ctx context.Context, t actorpool.Task) error
+	// Status returns what the pool knows about an attempt, and false if it does not know it.
+	Status(id string) (actorpool.TaskStatus, bool)
+	// Release forgets an attempt, cancelling it if it still runs.
+	Release(id string)
+}
+
+// Plugin is the actor core plugin.
+type Plugin struct {
+	pool Pool
+	cfg  *Config
+}
+
+var _ pluginsCore.Plugin = (*Plugin)(nil)
+
+// New returns a plugin that runs tasks on pool.
+func New(pool Pool, cfg *Config) *Plugin { return &Plugin{pool: pool, cfg: cfg} }
+
+// GetID returns "actor".
+func (p *Plugin) GetID() string { return pluginID }
+
+// GetProperties returns the plugin's properties: none beyond Flyte's defaults.
+func (p *Plugin) GetProperties() pluginsCore.PluginProperties { return pluginsCore.PluginProperties{} }
+
+// Handle submits the attempt if the pool does not know it yet, then reports the pool's view of it.
+func (p *Plugin) Handle(ctx context.Context, tCtx pluginsCore.TaskExecutionContext) (pluginsCore.Transition, error) {
+	id := tCtx.TaskExecutionMetadata().GetTaskExecutionID().GetGeneratedName()
+	status, known := p.pool.Status(id)
+	if !known {
+		task, err := newTask(ctx, tCtx, p.cfg)
+		var bad badSpecError
+		if errors.As(err, &bad) {
+			return pluginsCore.DoTransition(pluginsCore.PhaseInfoFailure(codeBadTaskSpec, bad.Error(), nil)), nil
+		}
+		if err != nil {
+			return pluginsCore.UnknownTransition, err
+		}
+		if err := p.pool.Submit(ctx, task); err != nil {
+			return pluginsCore.DoTransition(pluginsCore.PhaseInfoFailure(codeBadTaskSpec, err.Error(), nil)), nil
+		}
+		if status, known = p.pool.Status(id); !known {
+			return pluginsCore.UnknownTransition, fmt.Errorf("actor task %s vanished right after it was submitted", id)
+		}
+	}
+	return p.transition(ctx, tCtx, status)
+}
+
+// transition maps a pool status to the Flyte phase of the attempt.
+func (p *Plugin) transition(ctx context.Context, tCtx pluginsCore.TaskExecutionContext, s actorpool.TaskStatus) (pluginsCore.Transition, error) {
+	now := time.Now()
+	info := &pluginsCore.TaskInfo{OccurredAt: &now}
+	switch s.Phase() {
+	case actorpool.TaskQueued:
+		if s.ExecutorsConnected == 0 {
+			return pluginsCore.DoTransition(pluginsCore.PhaseInfoWaitingForResourcesInfo(pluginsCore.DefaultPhaseVersion, s.Waiting, info)), nil
+		}
+		return pluginsCore.DoTransition(pluginsCore.PhaseInfoQueuedWithTaskInfo(pluginsCore.DefaultPhaseVersion, s.Waiting, info)), nil
+	case actorpool.TaskAssigned:
+		return pluginsCore.DoTransition(pluginsCore.PhaseInfoInitializing(pluginsCore.DefaultPhaseVersion,
+			fmt.Sprintf("assigned to executor %s", s.Executor), info)), nil
+	case actorpool.TaskRunning:
+		return pluginsCore.DoTransition(pluginsCore.PhaseInfoRunning(pluginsCore.DefaultPhaseVersion, info)), nil
+	case actorpool.TaskSucceeded:
+		// Outputs, or the task's own error document, are where its pod would have left them;
+		// FlytePropeller reads and checks them exactly as for a pod.
+		reader := ioutils.NewRemoteFileOutputReader(ctx, tCtx.DataStore(), tCtx.OutputWriter(), 0)
+		if err := tCtx.OutputWriter().Put(ctx, reader); err != nil {
+			return pluginsCore.UnknownTransition, err
+		}
+		return pluginsCore.DoTransition(pluginsCore.PhaseInfoSuccess(info)), nil
+	case actorpool.TaskFailed:
+		f, _ := s.Failure()
+		return pluginsCore.DoTransition(failurePhase(f, info)), nil
+	}
+	return pluginsCore.UnknownTransition, fmt.Errorf("actor task in unknown pool phase %s", s.Phase())
+}
+
+// failurePhase maps a pool failure to a Flyte failure: whose fault (user or system budget) and
+// whether Flyte may retry. Running out of memory is the task's to fix, as for a pod.
+func failurePhase(f actorpool.Failure, info *pluginsCore.TaskInfo) pluginsCore.PhaseInfo {
+	code, msg := f.Code, f.Message
+	switch {
+	case f.OOM:
+		return pluginsCore.PhaseInfoRetryableFailure(codeOOM, msg, info)
+	case f.Kind == actorpool.FailureUser && f.Retryable:
+		return pluginsCore.PhaseInfoRetryableFailure(code, msg, info)
+	case f.Kind == actorpool.FailureUser:
+		return pluginsCore.PhaseInfoFailure(code, msg, info)
+	case f.Retryable:
+		return pluginsCore.PhaseInfoSystemRetryableFailure(code, msg, info)
+	default:
+		return pluginsCore.PhaseInfoSystemFailure(code, msg, info)
+	}
+}
+
+// Abort stops the attempt wherever it is.
+func (p *Plugin) Abort(_ context.Context, tCtx pluginsCore.TaskExecutionContext) error {
+	p.pool.Release(tCtx.TaskExecutionMetadata().GetTaskExecutionID().GetGeneratedName())
+	return nil
+}
+
+// Finalize releases the attempt: Flyte has recorded its end.
+func (p *Plugin) Finalize(_ context.Context, tCtx pluginsCore.TaskExecutionContext) error {
+	p.pool.Release(tCtx.TaskExecutionMetadata().GetTaskExecutionID().GetGeneratedName())
+	return nil
+}
+
+// startPool starts the actor pool and its executor service for this FlytePropeller process. They
+// live as long as ctx.
+func startPool(ctx context.Context, iCtx pluginsCore.SetupContext, cfg *Config) (*actorpool.Pool, error) {
+	clientset, _, err := propellerutils.GetKubeConfig(ctx, propellerconfig.GetConfig())
+	if err != nil {
+		return nil, fmt.Errorf("actor pool: kubernetes client: %w", err)
+	}
+	enqueue := iCtx.EnqueueOwner()
+	notify := func(owner types.NamespacedName) {
+		if err := enqueue(owner); err != nil {
+			logger.Warnf(ctx, "actor pool: cannot wake workflow %s: %v", owner, err)
+		}
+	}
+	pool := actorpool.New(ctx, kubepods.New(clientset, kubepods.Options{PoolAddress: cfg.AdvertiseAddress}), notify,
+		actorpool.Options{ResyncInterval: cfg.ResyncInterval.Duration})
+	lis, err := net.Listen("tcp", cfg.ListenAddress)
+	if err != nil {
+		return nil, fmt.Errorf("actor pool: listen on %s: %w", cfg.ListenAddress, err)
+	}
+	svc := executorsvc.New(pool, executorsvc.Options{
+		HeartbeatInterval: cfg.HeartbeatInterval.Duration,
+		MissedHeartbeats:  cfg.MissedHeartbeats,
+	})
+	go func() {
+		if err := svc.Serve(ctx, lis); err != nil {
+			logger.Errorf(ctx, "actor pool: executor service stopped: %v", err)
+		}
+	}()
+	logger.Infof(ctx, "actor pool: executor service on %s, advertised as %s", lis.Addr(), cfg.AdvertiseAddress)
+	return pool, nil
+}
+
+func init() {
+	// FlytePropeller may set plugins up more than once in a process; there is one pool (and one
+	// listening port) per process, made by the first.
+	var once struct {
+		sync.Mutex
+		pool *actorpool.Pool
+	}
+	pluginmachinery.PluginRegistry().RegisterCorePlugin(pluginsCore.PluginEntry{
+		ID:                  pluginID,
+		RegisteredTaskTypes: []pluginsCore.TaskType{taskTypeActor, taskTypeFastTask},
+		LoadPlugin: func(ctx context.Context, iCtx pluginsCore.SetupContext) (pluginsCore.Plugin, error) {
+			cfg := currentConfig()
+			once.Lock()
+			defer once.Unlock()
+			if once.pool == nil {
+				pool, err := startPool(ctx, iCtx, cfg)
+				if err != nil {
+					return nil, err
+				}
+				once.pool = pool
+			}
+			return New(once.pool, cfg), nil
+		},
+		IsDefault: false,
+	})
+}

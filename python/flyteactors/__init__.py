@@ -1,0 +1,20 @@
+"""Flyte Actors for flytekit.
+
+Decorate tasks with an :class:`ActorEnvironment` to run them in a pool of warm executor pods that stay up
+between tasks, instead of one new pod per task::
+
+    from flyteactors import ActorEnvironment
+
+    actor = ActorEnvironment(name="my-actor", replica_count=1, ttl_seconds=30)
+
+    @actor.task
+    def plus_one(x: int) -> int:
+        return x + 1
+
+The task is serialized as task type ``actor`` with a ``flyteidl.core.ExecutionEnv`` in its custom field; the
+Flyte Actors FlytePropeller plugin routes it to the environment's executors.
+"""
+
+from flyteactors.environment import ACTOR_TASK_TYPE, ActorEnvironment, ActorTask
+
+__all__ = ["ACTOR_TASK_TYPE", "ActorEnvironment", "ActorTask"]

@@ -1,0 +1,20 @@
+"""The warm Python side of an actor executor.
+
+The executor's Go bridge starts ``python -m flyteactors.runtime`` once per slot and keeps it. The runtime
+imports flytekit once, then runs one task at a time, in-process, through the same flytekit entrypoint a
+task pod would run (``pyflyte-execute``, ``pyflyte-fast-execute``, ``pyflyte-map-execute``). Between
+tasks it restores the environment variables, working directory and ``sys.path`` it started with and
+unloads the user modules the task imported, so no task sees another's globals.
+
+Control channel: the bridge writes one JSON object per line on file descriptor 3 and reads one per line
+from file descriptor 4; the task's own stdout and stderr stay the runtime's, which are the pod's logs.
+
+- bridge -> runtime: ``{"task_id": str, "command": [str, ...], "env": {str: str}}``
+- runtime -> bridge: ``{"event": "ready", "pid": int}`` once warm; then per task
+  ``{"event": "started", "task_id": str}`` and
+  ``{"event": "finished", "task_id": str, "ok": bool, "kind": "user"|"system", "code": str,
+  "message": str, "retryable": bool}`` (the failure fields only when ``ok`` is false).
+
+``ok`` means the entrypoint completed; a task's own error travels, as for a pod, as an error document in
+the blob store, which FlytePropeller reads.
+"""

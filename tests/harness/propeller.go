@@ -1,0 +1,262 @@
+package harness
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"text/template"
+	"time"
+
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+)
+
+// RepoRoot returns the root of the repository the tests run in (the folder with the root go.mod).
+func RepoRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		if data, err := os.ReadFile(filepath.Join(dir, "go.mod")); err == nil &&
+			strings.Contains(string(data), "module github.com/flyteactors/flyteactors\n") {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", errors.New("cannot find the repository root (go.mod of github.com/flyteactors/flyteactors)")
+		}
+		dir = parent
+	}
+}
+
+var (
+	buildOnce sync.Once
+	buildErr  error
+)
+
+// BuildBinaries builds the project's flytepropeller and actor-executor into <repo>/bin, once per
+// process. Go's build cache makes a rebuild of unchanged code a link step.
+func BuildBinaries(root string) error {
+	buildOnce.Do(func() {
+		for _, target := range []string{"flytepropeller", "actor-executor"} {
+			cmd := exec.Command("go", "build", "-o", filepath.Join(root, "bin", target), "./cmd/"+target)
+			cmd.Dir = root
+			if out, err := cmd.CombinedOutput(); err != nil {
+				buildErr = fmt.Errorf("go build ./cmd/%s: %v\n%s", target, err, out)
+				return
+			}
+		}
+	})
+	return buildErr
+}
+
+// propellerConfig is FlytePropeller's configuration for the harness: no flyteadmin, events to the log,
+// no catalog, local blob store, and the actor plugin's pool on a loopback port.
+var propellerConfig = template.Must(template.New("config").Parse(`
+propeller:
+  kube-config: {{.KubeConfig}}
+  enable-admin-launcher: false
+  leader-election:
+    enabled: false
+  prof-port: {{.ProfPort}}
+  limit-namespace: all
+  metadata-prefix: metadata/propeller
+  rawoutput-prefix: file://{{.Bucket}}/raw
+  workers: 4
+  workflow-reeval-duration: 10s
+  downstream-eval-duration: 5s
+  queue:
+    type: simple
+    queue:
+      type: default
+    sub-queue:
+      type: default
+  workflowStore:
+    policy: ResourceVersionCache
+event:
+  type: log
+catalog-cache:
+  type: noop
+admin:
+  endpoint: dns:///127.0.0.1:1
+  insecure: true
+tasks:
+  task-plugins:
+    enabled-plugins:
+      - container
+      - sidecar
+      - k8s-array
+      - echo
+      - actor
+    default-for-task-types:
+      container: container
+      container_array: k8s-array
+      actor: actor
+      fast-task: actor
+plugins:
+  actor:
+    listen-address: 127.0.0.1:{{.PoolPort}}
+    advertise-address: 127.0.0.1:{{.PoolPort}}
+    executor-command:
+      - {{.ExecutorBinary}}
+    heartbeat-interval: 2s
+storage:
+  type: stow
+  stow:
+    kind: local
+    config:
+      path: {{.StorageRoot}}
+  container: {{.Bucket}}
+  enable-multicontainer: true
+logger:
+  level: {{.LogLevel}}
+  show-source: false
+`))
+
+type propellerSettings struct {
+	KubeConfig     string
+	ProfPort       int
+	PoolPort       int
+	StorageRoot    string
+	Bucket         string
+	ExecutorBinary string
+	LogLevel       int
+}
+
+// propeller is a running FlytePropeller subprocess.
+type propeller struct {
+	cmd     *exec.Cmd
+	exited  chan struct{}
+	logPath string
+}
+
+// startPropeller writes propeller's kubeconfig and config into dir and starts it.
+func startPropeller(ctx context.Context, root, dir string, kube *rest.Config, s propellerSettings) (*propeller, error) {
+	s.KubeConfig = filepath.Join(dir, "kubeconfig")
+	if err := writeKubeconfig(kube, s.KubeConfig); err != nil {
+		return nil, err
+	}
+	configPath := filepath.Join(dir, "propeller.yaml")
+	f, err := os.Create(configPath)
+	if err != nil {
+		return nil, err
+	}
+	if err := propellerConfig.Execute(f, s); err != nil {
+		_ = f.Close()
+		return nil, err
+	}
+	if err := f.Close(); err != nil {
+		return nil, err
+	}
+	logPath := filepath.Join(dir, "propeller.log")
+	logFile, err := os.Create(logPath)
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(filepath.Join(root, "bin", "flytepropeller"), "--config", configPath)
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		_ = logFile.Close()
+		return nil, fmt.Errorf("start flytepropeller: %w", err)
+	}
+	p := &propeller{cmd: cmd, exited: make(chan struct{}), logPath: logPath}
+	go func() {
+		_ = cmd.Wait()
+		_ = logFile.Close()
+		close(p.exited)
+	}()
+	if err := p.waitHealthy(ctx, s.ProfPort); err != nil {
+		p.stop()
+		return nil, err
+	}
+	return p, nil
+}
+
+func (p *propeller) waitHealthy(ctx context.Context, port int) error {
+	url := fmt.Sprintf("http://127.0.0.1:%d/healthcheck", port)
+	deadline := time.Now().Add(60 * time.Second)
+	for time.Now().Before(deadline) {
+		select {
+		case <-p.exited:
+			return fmt.Errorf("flytepropeller exited during start-up; its log:\n%s", p.tail(60))
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+		if resp, err := http.Get(url); err == nil {
+			_ = resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+		}
+	}
+	return fmt.Errorf("flytepropeller not healthy after 60s; its log:\n%s", p.tail(60))
+}
+
+// stop stops propeller: SIGTERM, then SIGKILL after 10s.
+func (p *propeller) stop() {
+	_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGTERM)
+	select {
+	case <-p.exited:
+	case <-time.After(10 * time.Second):
+		_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
+		<-p.exited
+	}
+}
+
+// tail returns the last n lines of propeller's log.
+func (p *propeller) tail(n int) string {
+	f, err := os.Open(p.logPath)
+	if err != nil {
+		return err.Error()
+	}
+	defer func() { _ = f.Close() }()
+	var lines []string
+	s := bufio.NewScanner(f)
+	s.Buffer(make([]byte, 64*1024), 4*1024*1024)
+	for s.Scan() {
+		lines = append(lines, s.Text())
+		if len(lines) > n {
+			lines = lines[1:]
+		}
+	}
+	return strings.Join(lines, "\n")
+}
+
+// writeKubeconfig writes a kubeconfig file for cfg.
+func writeKubeconfig(cfg *rest.Config, path string) error {
+	ca := cfg.CAData
+	if len(ca) == 0 && cfg.CAFile != "" {
+		var err error
+		if ca, err = os.ReadFile(cfg.CAFile); err != nil {
+			return err
+		}
+	}
+	kc := clientcmdapi.NewConfig()
+	kc.Clusters["test"] = &clientcmdapi.Cluster{
+		Server:                   cfg.Host,
+		CertificateAuthorityData: ca,
+		TLSServerName:            cfg.ServerName,
+		// The test API server's loopback config may trust its own certificate without a CA.
+		InsecureSkipTLSVerify: cfg.Insecure || len(ca) == 0,
+	}
+	kc.AuthInfos["test"] = &clientcmdapi.AuthInfo{
+		Token:                 cfg.BearerToken,
+		ClientCertificateData: cfg.CertData,
+		ClientKeyData:         cfg.KeyData,
+	}
+	kc.Contexts["test"] = &clientcmdapi.Context{Cluster: "test", AuthInfo: "test"}
+	kc.CurrentContext = "test"
+	return clientcmd.WriteToFile(*kc, path)
+}

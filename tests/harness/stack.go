@@ -1,0 +1,195 @@
+// Package harness runs the real stack Flyte Actors meets in a cluster, on one machine, for integration
+// tests and the demo: an embedded etcd, a real kube-apiserver, the FlyteWorkflow CRD, this project's
+// FlytePropeller binary (upstream propeller with the actor plugin linked in) as a subprocess, a local
+// blob store, and a local kubelet that runs pods as processes.
+//
+// Blob store: propeller uses stow's local kind, whose references are file://<bucket>/<key> with the
+// bucket a folder under the storage root. flytekit resolves such a reference relative to its working
+// directory, so every pod process runs with the storage root as its working directory.
+package harness
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+
+	flyteclient "github.com/flyteorg/flyte/flytepropeller/pkg/client/clientset/versioned"
+
+	"github.com/flyteactors/flyteactors/actorpool/kubepods"
+	"github.com/flyteorg/flyte/flytestdlib/promutils"
+	"github.com/flyteorg/flyte/flytestdlib/storage"
+)
+
+// Options tune a Stack.
+type Options struct {
+	// PropellerLogLevel is propeller's logger level (0 panic .. 5 debug). Default 4 (info).
+	PropellerLogLevel int
+}
+
+// Stack is a running stack. Everything it started stops when the test (or demo) cleans up, in the
+// right order: kubelet processes, propeller, the API server, etcd.
+type Stack struct {
+	// Kube is a clientset for the API server.
+	Kube kubernetes.Interface
+	// Flyte is a clientset for FlyteWorkflows.
+	Flyte flyteclient.Interface
+	// Store reads and writes the blob store propeller uses.
+	Store *storage.DataStore
+	// Kubelet is the local kubelet.
+	Kubelet *Kubelet
+	// Namespace is where executions and their pods run.
+	Namespace string
+	// StorageRoot is the blob store's root folder (and every pod process's working directory).
+	StorageRoot string
+	// Timings records how long each part took to start.
+	Timings map[string]time.Duration
+
+	root, dir                string
+	project, domain, version string
+	propeller                *propeller
+}
+
+// Bucket is the blob store container propeller writes to.
+const Bucket = "flyte"
+
+// Start starts a stack for t, whose Python processes run in the repository's .venv with workflowSrc
+// on their PYTHONPATH (the "image"). It fails t if anything does not start.
+func Start(t T, workflowSrc string, opts Options) *Stack {
+	t.Helper()
+	s, err := start(t, workflowSrc, opts)
+	if err != nil {
+		t.Fatalf("start stack: %v", err)
+	}
+	return s
+}
+
+func start(t T, workflowSrc string, opts Options) (*Stack, error) {
+	if opts.PropellerLogLevel == 0 {
+		opts.PropellerLogLevel = 4
+	}
+	root, err := RepoRoot()
+	if err != nil {
+		return nil, err
+	}
+	if _, err := os.Stat(filepath.Join(root, ".venv", "bin", "pyflyte")); err != nil {
+		return nil, errors.New("no .venv with flytekit in the repository: run `make venv` first")
+	}
+	s := &Stack{root: root, dir: t.TempDir(), Namespace: "flytesnacks-development",
+		project: "flytesnacks", domain: "development", version: "v1", Timings: map[string]time.Duration{}}
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+
+	mark := time.Now()
+	lap := func(name string) {
+		s.Timings[name] = time.Since(mark)
+		mark = time.Now()
+	}
+	if err := BuildBinaries(root); err != nil {
+		return nil, err
+	}
+	lap("build")
+
+	etcdURL, err := startEtcd(t)
+	if err != nil {
+		return nil, err
+	}
+	lap("etcd")
+	kubeCfg, tearDown, err := startAPIServer(t, etcdURL)
+	if err != nil {
+		return nil, err
+	}
+	t.Cleanup(tearDown)
+	// The API server waits for open watches to end before it stops: end the harness's own first.
+	t.Cleanup(cancel)
+	lap("apiserver")
+	if s.Kube, err = kubernetes.NewForConfig(kubeCfg); err != nil {
+		return nil, err
+	}
+	if s.Flyte, err = flyteclient.NewForConfig(jsonConfig(kubeCfg)); err != nil {
+		return nil, err
+	}
+	if err := installFlyteWorkflowCRD(ctx, kubeCfg); err != nil {
+		return nil, err
+	}
+	if _, err := s.Kube.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: s.Namespace}}, metav1.CreateOptions{}); err != nil {
+		return nil, fmt.Errorf("create namespace: %w", err)
+	}
+	lap("crd")
+
+	s.StorageRoot = filepath.Join(s.dir, "storage")
+	if err := os.MkdirAll(filepath.Join(s.StorageRoot, Bucket), 0o755); err != nil {
+		return nil, err
+	}
+	s.Store, err = storage.NewDataStore(&storage.Config{
+		Type:                  storage.TypeStow,
+		Stow:                  storage.StowConfig{Kind: "local", Config: map[string]string{"path": s.StorageRoot}},
+		InitContainer:         Bucket,
+		MultiContainerEnabled: true,
+	}, promutils.NewTestScope())
+	if err != nil {
+		return nil, fmt.Errorf("open blob store: %w", err)
+	}
+
+	image := Image{
+		Env: []string{
+			"PATH=" + filepath.Join(root, ".venv", "bin") + string(os.PathListSeparator) + filepath.Join(root, "bin") +
+				string(os.PathListSeparator) + os.Getenv("PATH"),
+			"PYTHONPATH=" + workflowSrc,
+			"HOME=" + s.dir,
+			"PYTHONUNBUFFERED=1",
+			"LANG=C.UTF-8",
+		},
+		Dir: s.StorageRoot,
+	}
+	kubelet, err := startKubelet(ctx, t, s.Kube, image)
+	if err != nil {
+		return nil, err
+	}
+	s.Kubelet = kubelet
+	lap("kubelet")
+
+	profPort, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	poolPort, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	p, err := startPropeller(ctx, root, s.dir, kubeCfg, propellerSettings{
+		ProfPort: profPort, PoolPort: poolPort, StorageRoot: s.StorageRoot, Bucket: Bucket,
+		ExecutorBinary: filepath.Join(root, "bin", "actor-executor"), LogLevel: opts.PropellerLogLevel,
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.propeller = p
+	// Cleanups run last-registered first: pods' processes, then propeller, then the API server.
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("propeller's log (last lines):\n%s", p.tail(120))
+		}
+		p.stop()
+	})
+	t.Cleanup(kubelet.stop)
+	lap("propeller")
+	return s, nil
+}
+
+// ExecutorPods returns the actor executor pods in the stack's namespace.
+func (s *Stack) ExecutorPods(ctx context.Context) ([]corev1.Pod, error) {
+	list, err := s.Kube.CoreV1().Pods(s.Namespace).List(ctx, metav1.ListOptions{
+		LabelSelector: kubepods.LabelRole + "=" + kubepods.RoleExecutor,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return list.Items, nil
+}

@@ -1,0 +1,46 @@
+package integration
+
+import (
+	"context"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/flyteorg/flyte/flyteidl/clients/go/coreutils"
+	idlcore "github.com/flyteorg/flyte/flyteidl/gen/pb-go/flyteidl/core"
+
+	"github.com/flyteactors/flyteactors/tests/harness"
+)
+
+// workflowSrc is the Python source root of the test workflows (the "image" of the test pods).
+func workflowSrc(t *testing.T) string {
+	root, err := harness.RepoRoot()
+	require.NoError(t, err)
+	return filepath.Join(root, "tests", "workflows")
+}
+
+// TestHarnessRunsPlainPythonTasks proves the harness: an ordinary flytekit workflow of python tasks
+// runs through propeller's real pod plugin, one pod per task, and its output is right.
+func TestHarnessRunsPlainPythonTasks(t *testing.T) {
+	ctx := context.Background()
+	stack := harness.Start(t, workflowSrc(t), harness.Options{})
+	t.Logf("stack started: %v", stack.Timings)
+
+	reg, err := stack.Serialize(ctx, workflowSrc(t), "localhost/flytekit:local", "basics")
+	require.NoError(t, err)
+	exec, err := stack.Run(ctx, reg, "basics.chain.chain", map[string]*idlcore.Literal{"x": coreutils.MustMakeLiteral(41)}, 3*time.Minute)
+	require.NoError(t, err)
+	t.Logf("workflow %s took %s", exec.Name, exec.Duration())
+
+	outputs := exec.Outputs.GetLiterals()
+	assert.Equal(t, int64(44), outputs["o0"].GetScalar().GetPrimitive().GetInteger())
+	pids := map[int64]bool{}
+	for _, key := range []string{"o1", "o2", "o3"} {
+		pids[outputs[key].GetScalar().GetPrimitive().GetInteger()] = true
+	}
+	assert.Len(t, pids, 3, "each task ran in a pod of its own")
+	assert.Len(t, stack.Kubelet.StartedPods(), 3)
+}

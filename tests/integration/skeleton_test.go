@@ -1,0 +1,58 @@
+package integration
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/flyteorg/flyte/flyteidl/clients/go/coreutils"
+	idlcore "github.com/flyteorg/flyte/flyteidl/gen/pb-go/flyteidl/core"
+
+	"github.com/flyteactors/flyteactors/tests/harness"
+)
+
+// TestActorChainRunsInOneWarmProcess is the walking skeleton: three chained actor tasks on
+// replica_count=1 run in one warm Python process of one executor pod, and a second run of the
+// workflow while the environment lives reuses it.
+func TestActorChainRunsInOneWarmProcess(t *testing.T) {
+	ctx := context.Background()
+	stack := harness.Start(t, workflowSrc(t), harness.Options{})
+	reg, err := stack.Serialize(ctx, workflowSrc(t), "localhost/flytekit:local", "actors")
+	require.NoError(t, err)
+	inputs := func() map[string]*idlcore.Literal {
+		return map[string]*idlcore.Literal{"x": coreutils.MustMakeLiteral(41)}
+	}
+
+	first, err := stack.Run(ctx, reg, "actors.chain.chain", inputs(), 3*time.Minute)
+	require.NoError(t, err)
+	value, pids := chainOutputs(first)
+	assert.Equal(t, int64(44), value)
+	assert.Len(t, pids, 1, "all three tasks ran in one Python process: %v", pids)
+
+	executors, err := stack.ExecutorPods(ctx)
+	require.NoError(t, err)
+	require.Len(t, executors, 1, "replica_count=1 makes exactly one executor pod")
+	assert.Len(t, stack.Kubelet.StartedPods(), 1, "no pod per task")
+
+	second, err := stack.Run(ctx, reg, "actors.chain.chain", inputs(), 3*time.Minute)
+	require.NoError(t, err)
+	value, secondPIDs := chainOutputs(second)
+	assert.Equal(t, int64(44), value)
+	assert.Equal(t, pids, secondPIDs, "the second run used the same warm process")
+	assert.Len(t, stack.Kubelet.StartedPods(), 1, "the second run created no pod")
+
+	t.Logf("first run (cold environment): %s; second run (warm): %s", first.Duration(), second.Duration())
+}
+
+// chainOutputs returns the chain's final value and the set of process ids its tasks ran in.
+func chainOutputs(e *harness.Execution) (int64, map[int64]bool) {
+	out := e.Outputs.GetLiterals()
+	pids := map[int64]bool{}
+	for _, key := range []string{"o1", "o2", "o3"} {
+		pids[out[key].GetScalar().GetPrimitive().GetInteger()] = true
+	}
+	return out["o0"].GetScalar().GetPrimitive().GetInteger(), pids
+}
