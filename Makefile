@@ -32,6 +32,8 @@ generate:
 	rm -f go/executor/v1/*.pb.go
 	cd executor-proto && $(BUF) generate
 	go generate ./plugin/...
+	# flytestdlib's pflags generator still writes reflect.PtrTo, deprecated since Go 1.22.
+	sed -i 's/reflect\.PtrTo(/reflect.PointerTo(/g' plugin/config_flags_test.go
 	gofmt -w go plugin
 
 ## build: the Go packages and the two binaries (bin/flytepropeller, bin/actor-executor).

@@ -288,12 +288,12 @@ func (x *Executor) start(ctx context.Context, a *executorv1.Assignment) {
 	go func() {
 		defer x.wg.Done()
 		startedAt := time.Now()
-		fmt.Fprintf(x.cfg.Stdout, "=== actor task %s: start ===\n", id)
+		fmt.Fprintf(x.cfg.Stdout, "=== actor task %s: start at %s ===\n", id, startedAt.UTC().Format(time.RFC3339Nano))
 		outcome := r.Run(ctx, id, a.GetCommand(), env, func() {
 			x.report(&executorv1.ExecutorMessage{Message: &executorv1.ExecutorMessage_Started{Started: &executorv1.TaskStarted{
 				TaskId: id, StartedAt: timestamppb.New(startedAt)}}})
 		})
-		fmt.Fprintf(x.cfg.Stdout, "=== actor task %s: end (ok=%t) ===\n", id, outcome.OK)
+		fmt.Fprintf(x.cfg.Stdout, "=== actor task %s: end at %s (ok=%t) ===\n", id, time.Now().UTC().Format(time.RFC3339Nano), outcome.OK)
 		x.mu.Lock()
 		delete(x.running, id)
 		x.mu.Unlock()

@@ -28,7 +28,7 @@ func canGetElementConfig(t reflect.Kind) bool {
 // object. Otherwise, it'll just pass on the original data.
 func jsonUnmarshalerHookConfig(_, to reflect.Type, data interface{}) (interface{}, error) {
 	unmarshalerType := reflect.TypeOf((*json.Unmarshaler)(nil)).Elem()
-	if to.Implements(unmarshalerType) || reflect.PtrTo(to).Implements(unmarshalerType) ||
+	if to.Implements(unmarshalerType) || reflect.PointerTo(to).Implements(unmarshalerType) ||
 		(canGetElementConfig(to.Kind()) && to.Elem().Implements(unmarshalerType)) {
 
 		raw, err := json.Marshal(data)

@@ -3,13 +3,17 @@ package harness
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
+	"io"
 	"net"
 	"net/url"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/go-logr/logr"
 	"go.etcd.io/etcd/server/v3/embed"
+	"go.uber.org/zap"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	apiextensionsclient "k8s.io/apiextensions-apiserver/pkg/client/clientset/clientset"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -17,6 +21,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/apiserver/pkg/storage/storagebackend"
 	"k8s.io/client-go/rest"
+	"k8s.io/klog/v2"
 	kubeapiservertesting "k8s.io/kubernetes/cmd/kube-apiserver/app/testing"
 	"k8s.io/kubernetes/test/utils/ktesting"
 
@@ -37,6 +42,15 @@ type T = ktesting.TB
 func Setup() {
 	prometheus.DefaultRegisterer = tolerantRegisterer{prometheus.DefaultRegisterer}
 	ktesting.SetDefaultVerbosity(0)
+	// The API server also logs through klog's global logger, straight to stderr; its test logger
+	// (through T) still shows errors.
+	for name, value := range map[string]string{"logtostderr": "false", "alsologtostderr": "false", "stderrthreshold": "FATAL"} {
+		if f := flag.CommandLine.Lookup(name); f != nil {
+			_ = f.Value.Set(value)
+		}
+	}
+	klog.SetOutput(io.Discard)
+	klog.SetLogger(logr.Discard())
 	// flytestdlib's storage metrics are labeled; the harness opens the blob store itself.
 	labeled.SetMetricKeys(contextutils.ProjectKey, contextutils.DomainKey, contextutils.WorkflowIDKey, contextutils.TaskIDKey)
 }
@@ -66,6 +80,8 @@ func startEtcd(t T) (string, error) {
 	cfg := embed.NewConfig()
 	cfg.Dir = t.TempDir()
 	cfg.LogLevel = "error"
+	// etcd reports its own normal shutdown as errors.
+	cfg.ZapLoggerBuilder = embed.NewZapLoggerBuilder(zap.NewNop())
 	client, err := freeURL()
 	if err != nil {
 		return "", err

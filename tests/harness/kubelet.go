@@ -36,11 +36,13 @@ type Kubelet struct {
 	client kubernetes.Interface
 	image  Image
 
-	mu    sync.Mutex // guards procs and started
+	mu    sync.Mutex // guards procs, started and logs
 	procs map[types.UID]*podProcess
-	// started counts the pods the kubelet started, by namespace/name.
+	// started lists the pods the kubelet started, as namespace/name.
 	started []string
-	wg      sync.WaitGroup
+	// logs holds each pod's output lines, by namespace/name.
+	logs map[string][]string
+	wg   sync.WaitGroup
 }
 
 // Image is what a pod's process runs in: the local stand-in for a container image.
@@ -59,7 +61,7 @@ type podProcess struct {
 
 // startKubelet starts playing the kubelet until ctx is done.
 func startKubelet(ctx context.Context, t T, client kubernetes.Interface, image Image) (*Kubelet, error) {
-	k := &Kubelet{t: t, client: client, image: image, procs: map[types.UID]*podProcess{}}
+	k := &Kubelet{t: t, client: client, image: image, procs: map[types.UID]*podProcess{}, logs: map[string][]string{}}
 	factory := informers.NewSharedInformerFactory(client, 0)
 	informer := factory.Core().V1().Pods().Informer()
 	_, err := informer.AddEventHandler(cache.ResourceEventHandlerFuncs{
@@ -89,6 +91,13 @@ func (k *Kubelet) StartedPods() []string {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	return append([]string(nil), k.started...)
+}
+
+// Logs returns the output lines of pod namespace/name so far.
+func (k *Kubelet) Logs(pod string) []string {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return append([]string(nil), k.logs[pod]...)
 }
 
 // stop kills every process and waits for them.
@@ -170,8 +179,8 @@ func (k *Kubelet) run(ctx context.Context, pod *corev1.Pod, proc *podProcess) {
 	cmd.Env = env
 	cmd.Dir = k.image.Dir
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	prefix := fmt.Sprintf("[pod %s/%s] ", pod.Namespace, pod.Name)
-	stdout, stderr := k.logWriter(prefix), k.logWriter(prefix)
+	key := pod.Namespace + "/" + pod.Name
+	stdout, stderr := k.logWriter(key), k.logWriter(key)
 	cmd.Stdout, cmd.Stderr = stdout, stderr
 
 	k.mu.Lock()
@@ -210,8 +219,8 @@ func (k *Kubelet) run(ctx context.Context, pod *corev1.Pod, proc *podProcess) {
 	k.finish(ctx, pod, container, started, int32(code), "")
 }
 
-// logWriter returns a writer that sends each line to the test log with prefix.
-func (k *Kubelet) logWriter(prefix string) io.WriteCloser {
+// logWriter returns a writer that keeps each line as a log line of pod and sends it to the test log.
+func (k *Kubelet) logWriter(pod string) io.WriteCloser {
 	r, w := io.Pipe()
 	k.wg.Add(1)
 	go func() {
@@ -219,7 +228,10 @@ func (k *Kubelet) logWriter(prefix string) io.WriteCloser {
 		s := bufio.NewScanner(r)
 		s.Buffer(make([]byte, 64*1024), 1024*1024)
 		for s.Scan() {
-			k.t.Logf("%s%s", prefix, s.Text())
+			k.mu.Lock()
+			k.logs[pod] = append(k.logs[pod], s.Text())
+			k.mu.Unlock()
+			k.t.Logf("[pod %s] %s", pod, s.Text())
 		}
 		_, _ = io.Copy(io.Discard, r)
 	}()
