@@ -78,7 +78,7 @@ func newTask(ctx context.Context, tCtx pluginsCore.TaskExecutionContext, cfg *Co
 	}
 
 	pod, primaryName := executorPod(meta, tmpl, podSpec, objectMeta, primary, cfg)
-	if err := addSecretInjection(meta, pod); err != nil {
+	if err := addSecretInjection(tmpl, pod); err != nil {
 		return actorpool.Task{}, badSpecError{err}
 	}
 	hash, err := podHash(pod)
@@ -162,10 +162,10 @@ func executorPod(meta pluginsCore.TaskExecutionMetadata, tmpl *idlcore.TaskTempl
 }
 
 // addSecretInjection marks the pod for Flyte's secret webhook, which mounts the task's secrets when
-// the pod is created, exactly as for the task's own pod.
-func addSecretInjection(meta pluginsCore.TaskExecutionMetadata, pod *corev1.Pod) error {
-	security := meta.GetSecurityContext()
-	requested := security.GetSecrets()
+// the pod is created, exactly as for the task's own pod. The secrets are the task template's: the
+// execution's security context (TaskExecutionMetadata) carries only whom to run as.
+func addSecretInjection(tmpl *idlcore.TaskTemplate, pod *corev1.Pod) error {
+	requested := tmpl.GetSecurityContext().GetSecrets()
 	if len(requested) == 0 {
 		return nil
 	}
