@@ -1,0 +1,133 @@
+package kubepods
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/validation"
+	"k8s.io/client-go/kubernetes/fake"
+
+	"github.com/flyteactors/flyteactors/actorpool"
+	"github.com/flyteactors/flyteactors/executor"
+)
+
+func spec(replicas int) actorpool.EnvironmentSpec {
+	return actorpool.EnvironmentSpec{
+		Key:      actorpool.EnvironmentKey{Namespace: "ns", Project: "p", Domain: "d", Name: "My_Actor.With a very long name that goes on and on", Version: "v", PodHash: "h"},
+		Replicas: replicas, Slots: 2, TTL: time.Minute,
+		Pod: &corev1.Pod{
+			ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"team": "a"}},
+			Spec: corev1.PodSpec{Containers: []corev1.Container{
+				{Name: "sidecar", Image: "side:1"},
+				{Name: "actor", Image: "img:1", Command: []string{"actor-executor"}},
+			}},
+		},
+		PrimaryContainer: "actor",
+	}
+}
+
+func pods(t *testing.T, c *fake.Clientset) []corev1.Pod {
+	t.Helper()
+	list, err := c.CoreV1().Pods("ns").List(context.Background(), metav1.ListOptions{})
+	require.NoError(t, err)
+	return list.Items
+}
+
+func TestEnsureCreatesAnchorAndOwnedExecutorPods(t *testing.T) {
+	client := fake.NewClientset()
+	cluster := New(client, Options{PoolAddress: "pool:8089"})
+	s := spec(2)
+
+	token, err := cluster.EnsureEnvironment(context.Background(), s)
+	require.NoError(t, err)
+	assert.Len(t, token, 64)
+
+	anchors, err := client.CoreV1().Secrets("ns").List(context.Background(), metav1.ListOptions{})
+	require.NoError(t, err)
+	require.Len(t, anchors.Items, 1)
+	anchor := anchors.Items[0]
+	assert.Equal(t, s.Key.ID(), anchor.Labels[LabelEnvironment])
+	assert.Equal(t, RoleAnchor, anchor.Labels[LabelRole])
+
+	created := pods(t, client)
+	require.Len(t, created, 2)
+	for _, pod := range created {
+		assert.Empty(t, validation.IsDNS1123Label(pod.Name), "pod name %q", pod.Name)
+		assert.True(t, strings.HasPrefix(pod.Name, "actor-my-actor-with-a-very-long"), pod.Name)
+		assert.Equal(t, "a", pod.Labels["team"], "the template's labels stay")
+		assert.Equal(t, s.Key.ID(), pod.Labels[LabelEnvironment])
+		assert.Equal(t, RoleExecutor, pod.Labels[LabelRole])
+		require.Len(t, pod.OwnerReferences, 1)
+		assert.Equal(t, anchor.Name, pod.OwnerReferences[0].Name)
+		assert.Equal(t, "Secret", pod.OwnerReferences[0].Kind)
+
+		env := map[string]corev1.EnvVar{}
+		for _, v := range pod.Spec.Containers[1].Env {
+			env[v.Name] = v
+		}
+		assert.Equal(t, "pool:8089", env[executor.EnvPoolAddress].Value)
+		assert.Equal(t, s.Key.ID(), env[executor.EnvEnvironmentID].Value)
+		assert.Equal(t, "2", env[executor.EnvSlots].Value)
+		assert.Equal(t, "metadata.name", env[executor.EnvPodName].ValueFrom.FieldRef.FieldPath)
+		assert.Equal(t, anchor.Name, env[executor.EnvToken].ValueFrom.SecretKeyRef.Name, "the token is not in the pod spec")
+		assert.Empty(t, pod.Spec.Containers[0].Env, "only the primary container is the executor")
+	}
+	assert.Empty(t, s.Pod.Spec.Containers[1].Env, "the spec's pod is not modified")
+}
+
+func TestEnsureIsLevelTriggered(t *testing.T) {
+	client := fake.NewClientset()
+	cluster := New(client, Options{PoolAddress: "pool:8089"})
+	s := spec(2)
+	ctx := context.Background()
+
+	first, err := cluster.EnsureEnvironment(ctx, s)
+	require.NoError(t, err)
+	second, err := cluster.EnsureEnvironment(ctx, s)
+	require.NoError(t, err)
+	assert.Equal(t, first, second, "the token is read back from the anchor")
+	assert.Len(t, pods(t, client), 2, "ensuring again creates nothing")
+
+	// An executor that ended is replaced, and the ended pod removed.
+	ended := pods(t, client)[0]
+	ended.Status.Phase = corev1.PodFailed
+	_, err = client.CoreV1().Pods("ns").UpdateStatus(ctx, &ended, metav1.UpdateOptions{})
+	require.NoError(t, err)
+	_, err = cluster.EnsureEnvironment(ctx, s)
+	require.NoError(t, err)
+	now := pods(t, client)
+	require.Len(t, now, 2)
+	for _, p := range now {
+		assert.NotEqual(t, ended.Name, p.Name)
+	}
+}
+
+func TestDeleteRemovesPodsAndAnchor(t *testing.T) {
+	client := fake.NewClientset()
+	cluster := New(client, Options{PoolAddress: "pool:8089"})
+	s := spec(1)
+	ctx := context.Background()
+	_, err := cluster.EnsureEnvironment(ctx, s)
+	require.NoError(t, err)
+
+	require.NoError(t, cluster.DeleteEnvironment(ctx, s.Key))
+	assert.Empty(t, pods(t, client))
+	secrets, err := client.CoreV1().Secrets("ns").List(ctx, metav1.ListOptions{})
+	require.NoError(t, err)
+	assert.Empty(t, secrets.Items)
+	require.NoError(t, cluster.DeleteEnvironment(ctx, s.Key), "deleting again is fine")
+}
+
+func TestEnsureFailsClearlyWithoutThePrimaryContainer(t *testing.T) {
+	cluster := New(fake.NewClientset(), Options{})
+	s := spec(1)
+	s.PrimaryContainer = "missing"
+	_, err := cluster.EnsureEnvironment(context.Background(), s)
+	assert.ErrorContains(t, err, `executor pod has no container "missing"`)
+}

@@ -1,0 +1,214 @@
+package executor_test
+
+import (
+	"bytes"
+	"context"
+	"net"
+	"os/exec"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/flyteactors/flyteactors/actorpool"
+	"github.com/flyteactors/flyteactors/actorpool/executorsvc"
+	"github.com/flyteactors/flyteactors/executor"
+)
+
+type readyCluster struct{}
+
+func (readyCluster) EnsureEnvironment(context.Context, actorpool.EnvironmentSpec) (string, error) {
+	return "secret-token", nil
+}
+func (readyCluster) DeleteEnvironment(context.Context, actorpool.EnvironmentKey) error { return nil }
+
+// syncBuffer is a bytes.Buffer safe for the runtime's and the test's goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// fixture is a real pool with its gRPC service on loopback, and an environment spec.
+type fixture struct {
+	pool *actorpool.Pool
+	addr string
+	spec actorpool.EnvironmentSpec
+	out  *syncBuffer
+	stop func()
+}
+
+func newFixture(t *testing.T, slots int) *fixture {
+	_, err := exec.LookPath("python3")
+	require.NoError(t, err, "python3 runs the stand-in runtime")
+	ctx, cancel := context.WithCancel(context.Background())
+	pool := actorpool.New(ctx, readyCluster{}, func(types.NamespacedName) {}, actorpool.Options{})
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	svc := executorsvc.New(pool, executorsvc.Options{HeartbeatInterval: 200 * time.Millisecond})
+	served := make(chan struct{})
+	go func() {
+		defer close(served)
+		_ = svc.Serve(ctx, lis)
+	}()
+	f := &fixture{
+		pool: pool, addr: lis.Addr().String(), out: &syncBuffer{},
+		spec: actorpool.EnvironmentSpec{
+			Key:      actorpool.EnvironmentKey{Namespace: "ns", Name: "env", Version: "v"},
+			Replicas: 1, Slots: slots, TTL: time.Hour, Pod: &corev1.Pod{}, PrimaryContainer: "actor",
+		},
+	}
+	f.stop = func() {
+		cancel()
+		<-served
+		pool.Wait()
+	}
+	t.Cleanup(f.stop)
+	return f
+}
+
+func (f *fixture) executor(t *testing.T, token string, slots int) *executor.Executor {
+	x, err := executor.New(executor.Config{
+		PoolAddress: f.addr, EnvironmentID: f.spec.Key.ID(), PodName: "pod-1", Token: token, Slots: slots,
+		RuntimeCommand: []string{"python3", "testdata/fake_runtime.py"},
+		Stdout:         f.out, Stderr: f.out, ReconnectDelay: 50 * time.Millisecond,
+	})
+	require.NoError(t, err)
+	return x
+}
+
+func (f *fixture) submit(t *testing.T, id string, command ...string) {
+	require.NoError(t, f.pool.Submit(context.Background(), actorpool.Task{
+		ID: id, Environment: f.spec, Command: command, Env: []actorpool.EnvVar{{Name: "MESSAGE", Value: "bad " + id}},
+	}))
+}
+
+func (f *fixture) waitTerminal(t *testing.T, id string) actorpool.TaskStatus {
+	t.Helper()
+	var s actorpool.TaskStatus
+	require.Eventually(t, func() bool {
+		var ok bool
+		s, ok = f.pool.Status(id)
+		return ok && s.Phase().IsTerminal()
+	}, 20*time.Second, 10*time.Millisecond, "task %s did not end", id)
+	return s
+}
+
+// run runs x until the test ends and checks it stops.
+func run(t *testing.T, x *executor.Executor) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- x.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-done:
+			assert.NoError(t, err)
+		case <-time.After(10 * time.Second):
+			t.Error("executor did not stop")
+		}
+	})
+}
+
+func TestExecutorRunsAssignmentsAndReportsResults(t *testing.T) {
+	f := newFixture(t, 1)
+	f.submit(t, "a", "ok")
+	f.submit(t, "b", "fail")
+	f.submit(t, "c", "crash", "3")
+	f.submit(t, "d", "ok")
+	run(t, f.executor(t, "secret-token", 1))
+
+	a := f.waitTerminal(t, "a")
+	assert.Equal(t, actorpool.TaskSucceeded, a.Phase())
+	assert.Equal(t, "pod-1", a.Executor)
+	assert.False(t, a.StartedAt.IsZero())
+
+	b := f.waitTerminal(t, "b")
+	require.Equal(t, actorpool.TaskFailed, b.Phase())
+	failure, _ := b.Failure()
+	assert.Equal(t, actorpool.FailureUser, failure.Kind)
+	assert.Equal(t, "bad b", failure.Message, "the task's env reached the runtime")
+
+	c := f.waitTerminal(t, "c")
+	require.Equal(t, actorpool.TaskFailed, c.Phase())
+	failure, _ = c.Failure()
+	assert.Equal(t, actorpool.FailureSystem, failure.Kind)
+	assert.Equal(t, executor.CodeRuntimeExited, failure.Code)
+	assert.True(t, failure.Retryable)
+	assert.False(t, failure.OOM)
+
+	assert.Equal(t, actorpool.TaskSucceeded, f.waitTerminal(t, "d").Phase(), "a fresh runtime replaced the crashed one")
+	assert.Contains(t, f.out.String(), "=== actor task a: start at ")
+	assert.Contains(t, f.out.String(), "ran d in ")
+}
+
+func TestExecutorStopsCancelledTask(t *testing.T) {
+	f := newFixture(t, 1)
+	f.submit(t, "slow", "sleep", "30")
+	f.submit(t, "next", "ok")
+	run(t, f.executor(t, "secret-token", 1))
+	require.Eventually(t, func() bool {
+		s, _ := f.pool.Status("slow")
+		return s.Phase() == actorpool.TaskRunning
+	}, 20*time.Second, 10*time.Millisecond)
+
+	start := time.Now()
+	f.pool.Release("slow")
+	assert.Equal(t, actorpool.TaskSucceeded, f.waitTerminal(t, "next").Phase())
+	assert.Less(t, time.Since(start), 15*time.Second, "the slot was freed by the cancel, not by the sleep ending")
+}
+
+func TestExecutorRunsSlotsInParallel(t *testing.T) {
+	f := newFixture(t, 2)
+	f.submit(t, "x", "sleep", "1")
+	f.submit(t, "y", "sleep", "1")
+	run(t, f.executor(t, "secret-token", 2))
+	x, y := f.waitTerminal(t, "x"), f.waitTerminal(t, "y")
+	assert.Equal(t, actorpool.TaskSucceeded, x.Phase())
+	assert.Equal(t, actorpool.TaskSucceeded, y.Phase())
+	assert.True(t, x.StartedAt.Before(y.FinishedAt) && y.StartedAt.Before(x.FinishedAt), "the two tasks overlapped")
+}
+
+func TestExecutorWithWrongTokenIsRefused(t *testing.T) {
+	f := newFixture(t, 1)
+	f.submit(t, "a", "ok")
+	x := f.executor(t, "wrong", 1)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	err := x.Run(ctx)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "refused")
+	s, _ := f.pool.Status("a")
+	assert.Equal(t, actorpool.TaskQueued, s.Phase())
+}
+
+func TestConfigFromEnvNamesWhatIsMissing(t *testing.T) {
+	env := map[string]string{executor.EnvPoolAddress: "pool:1", executor.EnvEnvironmentID: "e", executor.EnvPodName: "p", executor.EnvToken: "t"}
+	cfg, err := executor.ConfigFromEnv(func(k string) string { return env[k] })
+	require.NoError(t, err)
+	assert.Equal(t, 1, cfg.Slots)
+	assert.Equal(t, []string{"python3", "-m", "flyteactors.runtime"}, cfg.RuntimeCommand)
+
+	env[executor.EnvSlots] = "two"
+	_, err = executor.ConfigFromEnv(func(k string) string { return env[k] })
+	assert.ErrorContains(t, err, `FLYTE_ACTOR_SLOTS="two" is not a number`)
+	delete(env, executor.EnvSlots)
+	delete(env, executor.EnvToken)
+	_, err = executor.ConfigFromEnv(func(k string) string { return env[k] })
+	assert.ErrorContains(t, err, "token is empty")
+}

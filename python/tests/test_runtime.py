@@ -1,0 +1,63 @@
+"""The warm runtime: tasks run in-process and leave nothing behind for the next one."""
+
+import os
+import sys
+import types
+
+import pytest
+
+from flyteactors.runtime import worker
+
+
+@pytest.fixture
+def baseline(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    snapshot = worker.Baseline.capture()
+    yield snapshot
+    snapshot.restore()
+
+
+def test_restore_undoes_env_cwd_path_and_user_modules(baseline, tmp_path):
+    user_file = tmp_path / "user_module_for_test.py"
+    user_file.write_text("GLOBAL = 1\n")
+    os.environ["TASK_SET_THIS"] = "1"
+    sys.path.insert(0, str(tmp_path))
+    import user_module_for_test  # noqa: F401
+
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    os.chdir(elsewhere)
+
+    baseline.restore()
+    assert "TASK_SET_THIS" not in os.environ
+    assert os.getcwd() == baseline.cwd
+    assert str(tmp_path) not in sys.path
+    assert "user_module_for_test" not in sys.modules, "user modules are unloaded"
+    assert "json" in sys.modules, "standard and installed modules stay warm"
+
+
+def test_run_task_applies_env_and_maps_exits(baseline, monkeypatch):
+    seen = {}
+
+    def entry(args):
+        seen["args"] = args
+        seen["env"] = os.environ.get("FLYTE_INTERNAL_EXECUTION_ID")
+        if args and args[0] == "exit":
+            raise SystemExit(int(args[1]))
+        if args and args[0] == "raise":
+            raise RuntimeError("entrypoint blew up")
+
+    monkeypatch.setattr(worker, "_entrypoints", lambda: {"pyflyte-execute": types.SimpleNamespace(main=lambda args, **_: entry(args))})
+
+    ok = worker.run_task(baseline, ["pyflyte-execute", "--inputs", "x"], {"FLYTE_INTERNAL_EXECUTION_ID": "e1"})
+    assert ok.ok and seen == {"args": ["--inputs", "x"], "env": "e1"}
+    assert "FLYTE_INTERNAL_EXECUTION_ID" not in os.environ, "the task's env is gone afterwards"
+
+    assert worker.run_task(baseline, ["pyflyte-execute", "exit", "0"], {}).ok
+    failed = worker.run_task(baseline, ["pyflyte-execute", "exit", "2"], {})
+    assert (failed.ok, failed.kind, failed.code, failed.retryable) == (False, "system", "EntrypointExited", True)
+    crashed = worker.run_task(baseline, ["pyflyte-execute", "raise"], {})
+    assert crashed.code == "EntrypointFailed" and "entrypoint blew up" in crashed.message
+
+    unknown = worker.run_task(baseline, ["bash", "-c", "true"], {})
+    assert not unknown.ok and "not a flytekit entrypoint" in unknown.message
