@@ -52,6 +52,7 @@ lint: venv
 	cd tests && $(STATICCHECK) ./...
 	cd executor-proto && $(BUF) lint
 	$(VENV)/bin/ruff check python tests/workflows
+	$(VENV)/bin/ruff format --check python tests/workflows
 
 ## test: every test: Go unit tests, Python tests, and the integration tests on the real stack.
 test: test-unit test-python test-integration

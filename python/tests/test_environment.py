@@ -9,7 +9,10 @@ from collections import OrderedDict
 from flyteactors import ACTOR_TASK_TYPE, ActorEnvironment, ActorTask
 
 SETTINGS = SerializationSettings(
-    project="p", domain="d", version="v1", image_config=ImageConfig(default_image=Image(name="default", fqn="img", tag="1"))
+    project="p",
+    domain="d",
+    version="v1",
+    image_config=ImageConfig(default_image=Image(name="default", fqn="img", tag="1")),
 )
 
 

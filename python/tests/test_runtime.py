@@ -47,7 +47,9 @@ def test_run_task_applies_env_and_maps_exits(baseline, monkeypatch):
         if args and args[0] == "raise":
             raise RuntimeError("entrypoint blew up")
 
-    monkeypatch.setattr(worker, "_entrypoints", lambda: {"pyflyte-execute": types.SimpleNamespace(main=lambda args, **_: entry(args))})
+    monkeypatch.setattr(
+        worker, "_entrypoints", lambda: {"pyflyte-execute": types.SimpleNamespace(main=lambda args, **_: entry(args))}
+    )
 
     ok = worker.run_task(baseline, ["pyflyte-execute", "--inputs", "x"], {"FLYTE_INTERNAL_EXECUTION_ID": "e1"})
     assert ok.ok and seen == {"args": ["--inputs", "x"], "env": "e1"}

@@ -140,11 +140,21 @@ def run_task(baseline: Baseline, command: List[str], env: Dict[str, str]) -> Out
     except SystemExit as e:
         if e.code in (None, 0):
             return Outcome(ok=True)
-        return Outcome(ok=False, kind="system", code="EntrypointExited", retryable=True,
-                       message=f"{command[0]} exited with {e.code!r}")
+        return Outcome(
+            ok=False,
+            kind="system",
+            code="EntrypointExited",
+            retryable=True,
+            message=f"{command[0]} exited with {e.code!r}",
+        )
     except Exception as e:  # noqa: BLE001 - whatever escapes flytekit's own handling is the platform's
-        return Outcome(ok=False, kind="system", code="EntrypointFailed", retryable=True,
-                       message="".join(traceback.format_exception(e)))
+        return Outcome(
+            ok=False,
+            kind="system",
+            code="EntrypointFailed",
+            retryable=True,
+            message="".join(traceback.format_exception(e)),
+        )
     finally:
         baseline.restore()
 
