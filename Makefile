@@ -68,7 +68,7 @@ test-integration: venv
 
 ## bench: Go benchmarks; each figure also printed as `BENCH <name> <value> <unit>`.
 bench:
-	go test -run '^$$' -bench . -benchmem $(GO_PACKAGES) | tee /dev/stderr | awk '/^Benchmark/ { \
+	@go test -run '^$$' -bench . -benchmem $(GO_PACKAGES) | tee /dev/stderr | awk '/^Benchmark/ { \
 	  name=$$1; sub(/-[0-9]+$$/, "", name); \
 	  for (i = 3; i < NF; i += 2) printf "BENCH %s %s %s\n", name, $$i, $$(i+1) }'
 
