@@ -65,9 +65,11 @@ func (c *fakeCluster) DeleteEnvironment(context.Context, actorpool.EnvironmentKe
 // fakeExecutor plays an executor connected to the pool: it "runs" each assignment by writing the
 // outputs where the rendered command says, as flytekit would, then reports the result.
 type fakeExecutor struct {
-	t        *testing.T
-	pool     *actorpool.Pool
+	t    *testing.T
+	pool *actorpool.Pool
+	// self is set once, before attached is closed; run reads it only after that.
 	self     *actorpool.Executor
+	attached chan struct{}
 	store    *storage.DataStore
 	mu       sync.Mutex
 	assigned []actorpool.Assignment
@@ -84,6 +86,7 @@ func (f *fakeExecutor) Cancel(string) {}
 func (f *fakeExecutor) Ack(string)    {}
 
 func (f *fakeExecutor) run(a actorpool.Assignment) {
+	<-f.attached // the pool may assign while AttachExecutor has not returned yet
 	f.pool.TaskStarted(f.self, a.TaskID, time.Now())
 	failure := f.result(a)
 	if failure == nil {
@@ -113,7 +116,7 @@ func newHarness(t *testing.T, result func(actorpool.Assignment) *actorpool.Failu
 	})
 	cfg := defaultConfig
 	return &harness{pool: pool, cluster: cluster, plugin: New(pool, &cfg),
-		executor: &fakeExecutor{t: t, pool: pool, result: result}}
+		executor: &fakeExecutor{t: t, pool: pool, result: result, attached: make(chan struct{})}}
 }
 
 // connectOnFirstSubmit attaches the fake executor once the environment exists, and gives it the store
@@ -137,6 +140,7 @@ func (h *harness) connectOnFirstSubmit(t *testing.T) func(context.Context, plugi
 		e, _, err := h.pool.AttachExecutor(actorpool.ExecutorHello{EnvironmentID: envID, PodName: "pod-1", Token: "token", Slots: 1}, h.executor)
 		if err == nil {
 			h.executor.self = e
+			close(h.executor.attached)
 		}
 		return nil
 	}
