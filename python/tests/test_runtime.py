@@ -63,3 +63,48 @@ def test_run_task_applies_env_and_maps_exits(baseline, monkeypatch):
 
     unknown = worker.run_task(baseline, ["bash", "-c", "true"], {})
     assert not unknown.ok and "not a flytekit entrypoint" in unknown.message
+
+
+def test_fast_execute_downloads_the_bundle_and_runs_the_inner_command_in_process(baseline, monkeypatch, tmp_path):
+    from flytekit.bin import entrypoint
+
+    downloads, ran = [], []
+    monkeypatch.setattr(entrypoint, "_download_distribution", lambda dist, dest: downloads.append((dist, dest)))
+    monkeypatch.setattr(worker, "_run_command", lambda cmd: ran.append((cmd, list(sys.path))))
+    dest = tmp_path / "code"
+    worker._fast_execute(
+        [
+            "--additional-distribution",
+            "s3://bucket/fast/abc.tar.gz",
+            "--dest-dir",
+            str(dest),
+            "--",
+            "pyflyte-execute",
+            "--inputs",
+            "s3://in",
+            "--resolver",
+            "flytekit.core.python_auto_container.default_task_resolver",
+            "--",
+            "task-module",
+            "wf",
+        ]
+    )
+    assert downloads == [("s3://bucket/fast/abc.tar.gz", str(dest))]
+    ((cmd, path),) = ran
+    assert cmd == [
+        "pyflyte-execute",
+        "--inputs",
+        "s3://in",
+        "--dynamic-addl-distro",
+        "s3://bucket/fast/abc.tar.gz",
+        "--dynamic-dest-dir",
+        str(dest),
+        "--resolver",
+        "flytekit.core.python_auto_container.default_task_resolver",
+        "--",
+        "task-module",
+        "wf",
+    ], "as flytekit's own pyflyte-fast-execute rewrites it"
+    assert path[0] == os.path.realpath(dest), "the bundle's code comes first on sys.path"
+    baseline.restore()
+    assert os.path.realpath(dest) not in sys.path
