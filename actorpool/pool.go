@@ -177,8 +177,8 @@ func (p *Pool) Release(id string) {
 	t.released = true
 	switch {
 	case t.queued:
-		t.queued = false
-		t.env.queued--
+		p.unqueue(t)
+		t.env.compact()
 		p.markIdle(t.env)
 	case t.executor != nil && !t.status.phase.IsTerminal():
 		t.executor.link.Cancel(id)
@@ -397,11 +397,23 @@ func (p *Pool) dispatch(env *environment, owners []types.NamespacedName) []types
 		e.link.Assign(Assignment{TaskID: t.spec.ID, Command: t.spec.Command, Env: t.spec.Env})
 		owners = append(owners, t.spec.Owner)
 	}
-	// Drop the consumed head of the queue once it is most of the backing array.
-	if len(env.queue) > 64 && env.queued < len(env.queue)/4 {
-		env.queue = append([]*task(nil), env.queue...)
-	}
+	env.compact()
 	return owners
+}
+
+// compact drops released tasks from the queue once they are most of it, so that a storm of aborts
+// does not hold memory until the queue drains.
+func (env *environment) compact() {
+	if len(env.queue) <= 64 || env.queued >= len(env.queue)/4 {
+		return
+	}
+	kept := make([]*task, 0, env.queued)
+	for _, t := range env.queue {
+		if t.queued {
+			kept = append(kept, t)
+		}
+	}
+	env.queue = kept
 }
 
 // pop removes and returns the oldest task still queued. The caller knows env.queued > 0.

@@ -336,3 +336,23 @@ func TestPoolGoroutinesStopWithContext(t *testing.T) {
 		t.Fatal("pool goroutines did not stop")
 	}
 }
+
+func TestReleasingQueuedTasksKeepsOrderAndFreesThem(t *testing.T) {
+	f := newPoolFixture(t)
+	spec := testSpec("env", time.Hour)
+	for i := range 200 {
+		require.NoError(t, f.pool.Submit(context.Background(), testTask(fmt.Sprint("t", i), spec)))
+	}
+	for i := range 199 {
+		if i != 150 {
+			f.pool.Release(fmt.Sprint("t", i))
+		}
+	}
+	f.pool.mu.Lock()
+	queueLen := len(f.pool.envs[spec.Key.ID()].queue)
+	f.pool.mu.Unlock()
+	assert.Less(t, queueLen, 64, "released tasks do not stay in the queue")
+
+	_, link, _ := f.attach(t, spec, "pod-1", nil, nil)
+	assert.Equal(t, []string{"assign t150"}, link.messages(), "the oldest task still wanted goes first")
+}
