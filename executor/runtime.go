@@ -160,6 +160,11 @@ func (r *Runtime) discard() {
 	r.Close()
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	r.forgetLocked()
+}
+
+// forgetLocked drops the exited process, so that the next Start starts a new one. r.mu must be held.
+func (r *Runtime) forgetLocked() {
 	r.proc, r.pid = nil, 0
 	if r.toProc != nil {
 		_ = r.toProc.Close()
@@ -232,11 +237,7 @@ func (r *Runtime) lost(why string) Outcome {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	killed, waitErr := r.killed, r.waitErr
-	r.proc, r.pid = nil, 0
-	if r.toProc != nil {
-		_ = r.toProc.Close()
-		r.toProc = nil
-	}
+	r.forgetLocked()
 	if killed {
 		return Outcome{Code: CodeCancelled, Message: "the task was cancelled"}
 	}
