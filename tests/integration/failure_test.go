@@ -10,8 +10,6 @@ import (
 
 	"github.com/flyteorg/flyte/flyteidl/clients/go/coreutils"
 	idlcore "github.com/flyteorg/flyte/flyteidl/gen/pb-go/flyteidl/core"
-
-	"github.com/flyteactors/flyteactors/tests/harness"
 )
 
 // TestUserErrorIsAUserFailureWithFlytekitsMessage: an exception in an actor task's code fails the
@@ -19,9 +17,7 @@ import (
 // the next task.
 func TestUserErrorIsAUserFailureWithFlytekitsMessage(t *testing.T) {
 	ctx := context.Background()
-	stack := harness.Start(t, workflowSrc(t), harness.Options{})
-	reg, err := stack.Serialize(ctx, workflowSrc(t), "localhost/flytekit:local", "actors")
-	require.NoError(t, err)
+	stack, reg := startWith(t, "actors")
 	inputs := func(x, y int64) map[string]*idlcore.Literal {
 		return map[string]*idlcore.Literal{"x": coreutils.MustMakeLiteral(x), "y": coreutils.MustMakeLiteral(y)}
 	}

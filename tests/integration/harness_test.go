@@ -22,15 +22,22 @@ func workflowSrc(t *testing.T) string {
 	return filepath.Join(root, "tests", "workflows")
 }
 
+// startWith starts a stack and registers the given packages of tests/workflows on it, serialized by
+// flytekit.
+func startWith(t *testing.T, packages ...string) (*harness.Stack, *harness.Registration) {
+	t.Helper()
+	stack := harness.Start(t, workflowSrc(t), harness.Options{})
+	t.Logf("stack started: %v", stack.Timings)
+	reg, err := stack.Serialize(context.Background(), workflowSrc(t), "localhost/flytekit:local", packages...)
+	require.NoError(t, err)
+	return stack, reg
+}
+
 // TestHarnessRunsPlainPythonTasks proves the harness: an ordinary flytekit workflow of python tasks
 // runs through propeller's real pod plugin, one pod per task, and its output is right.
 func TestHarnessRunsPlainPythonTasks(t *testing.T) {
 	ctx := context.Background()
-	stack := harness.Start(t, workflowSrc(t), harness.Options{})
-	t.Logf("stack started: %v", stack.Timings)
-
-	reg, err := stack.Serialize(ctx, workflowSrc(t), "localhost/flytekit:local", "basics")
-	require.NoError(t, err)
+	stack, reg := startWith(t, "basics")
 	exec, err := stack.Run(ctx, reg, "basics.chain.chain", map[string]*idlcore.Literal{"x": coreutils.MustMakeLiteral(41)}, 3*time.Minute)
 	require.NoError(t, err)
 	t.Logf("workflow %s took %s", exec.Name, exec.Duration())

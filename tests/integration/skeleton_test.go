@@ -19,9 +19,7 @@ import (
 // workflow while the environment lives reuses it.
 func TestActorChainRunsInOneWarmProcess(t *testing.T) {
 	ctx := context.Background()
-	stack := harness.Start(t, workflowSrc(t), harness.Options{})
-	reg, err := stack.Serialize(ctx, workflowSrc(t), "localhost/flytekit:local", "actors")
-	require.NoError(t, err)
+	stack, reg := startWith(t, "actors")
 	inputs := func() map[string]*idlcore.Literal {
 		return map[string]*idlcore.Literal{"x": coreutils.MustMakeLiteral(41)}
 	}
