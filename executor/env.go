@@ -3,27 +3,23 @@ package executor
 import (
 	"fmt"
 	"strconv"
+
+	"github.com/flyteactors/flyteactors/go/contract"
 )
 
-// Environment variables that configure an executor. The pool's Kubernetes side sets them on every
-// executor pod; ConfigFromEnv reads them.
-const (
-	EnvPoolAddress   = "FLYTE_ACTOR_POOL_ADDRESS"
-	EnvEnvironmentID = "FLYTE_ACTOR_ENVIRONMENT_ID"
-	EnvPodName       = "FLYTE_ACTOR_POD_NAME"
-	EnvToken         = "FLYTE_ACTOR_TOKEN"
-	EnvSlots         = "FLYTE_ACTOR_SLOTS"
-	EnvPython        = "FLYTE_ACTOR_PYTHON"
-)
+// EnvPython names the Python interpreter of the runtime (default python3). The pool does not set it;
+// an image or pod template may.
+const EnvPython = "FLYTE_ACTOR_PYTHON"
 
-// ConfigFromEnv builds a Config from the environment variables above, read through getenv
-// (os.Getenv in the pod). Slots defaults to 1 and the runtime's interpreter to python3.
+// ConfigFromEnv builds a Config from the variables the pool sets on executor pods (package contract)
+// and EnvPython, read through getenv (os.Getenv in the pod). Slots defaults to 1 and the runtime's
+// interpreter to python3.
 func ConfigFromEnv(getenv func(string) string) (Config, error) {
 	slots := 1
-	if s := getenv(EnvSlots); s != "" {
+	if s := getenv(contract.EnvSlots); s != "" {
 		n, err := strconv.Atoi(s)
 		if err != nil {
-			return Config{}, fmt.Errorf("%s=%q is not a number", EnvSlots, s)
+			return Config{}, fmt.Errorf("%s=%q is not a number", contract.EnvSlots, s)
 		}
 		slots = n
 	}
@@ -32,10 +28,10 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 		python = "python3"
 	}
 	cfg := Config{
-		PoolAddress:    getenv(EnvPoolAddress),
-		EnvironmentID:  getenv(EnvEnvironmentID),
-		PodName:        getenv(EnvPodName),
-		Token:          getenv(EnvToken),
+		PoolAddress:    getenv(contract.EnvPoolAddress),
+		EnvironmentID:  getenv(contract.EnvEnvironmentID),
+		PodName:        getenv(contract.EnvPodName),
+		Token:          getenv(contract.EnvToken),
 		Slots:          slots,
 		RuntimeCommand: []string{python, "-m", "flyteactors.runtime"},
 	}

@@ -17,6 +17,7 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/flyteactors/flyteactors/go/contract"
 	executorv1 "github.com/flyteactors/flyteactors/go/executor/v1"
 )
 
@@ -186,7 +187,7 @@ func (x *Executor) serve(ctx context.Context, client executorv1.ExecutorServiceC
 
 	interval := welcome.GetHeartbeatInterval().AsDuration()
 	if interval <= 0 {
-		interval = 5 * time.Second
+		interval = contract.DefaultHeartbeatInterval
 	}
 	go x.heartbeat(sctx, s, interval)
 
@@ -273,8 +274,8 @@ func (x *Executor) start(ctx context.Context, a *executorv1.Assignment) {
 	select {
 	case r = <-x.free:
 	default:
-		x.finish(id, time.Now(), Outcome{Code: "NoFreeSlot", Retryable: true,
-			Message: fmt.Sprintf("executor %s was given more tasks than its %d slots", x.cfg.PodName, x.cfg.Slots)})
+		x.finish(id, time.Now(), systemFailure(contract.CodeNoFreeSlot, true,
+			fmt.Sprintf("executor %s was given more tasks than its %d slots", x.cfg.PodName, x.cfg.Slots)))
 		return
 	}
 	env := make(map[string]string, len(a.GetEnv()))
@@ -289,29 +290,22 @@ func (x *Executor) start(ctx context.Context, a *executorv1.Assignment) {
 		defer x.wg.Done()
 		startedAt := time.Now()
 		fmt.Fprintf(x.cfg.Stdout, "=== actor task %s: start at %s ===\n", id, startedAt.UTC().Format(time.RFC3339Nano))
-		outcome := r.Run(ctx, id, a.GetCommand(), env, func() {
+		failure := r.Run(ctx, id, a.GetCommand(), env, func() {
 			x.report(&executorv1.ExecutorMessage{Message: &executorv1.ExecutorMessage_Started{Started: &executorv1.TaskStarted{
 				TaskId: id, StartedAt: timestamppb.New(startedAt)}}})
 		})
-		fmt.Fprintf(x.cfg.Stdout, "=== actor task %s: end at %s (ok=%t) ===\n", id, time.Now().UTC().Format(time.RFC3339Nano), outcome.OK)
+		fmt.Fprintf(x.cfg.Stdout, "=== actor task %s: end at %s (ok=%t) ===\n", id, time.Now().UTC().Format(time.RFC3339Nano), failure == nil)
 		x.mu.Lock()
 		delete(x.running, id)
 		x.mu.Unlock()
 		x.free <- r
-		x.finish(id, startedAt, outcome)
+		x.finish(id, startedAt, failure)
 	}()
 }
 
-// finish holds a task's result and reports it.
-func (x *Executor) finish(id string, startedAt time.Time, o Outcome) {
-	f := &executorv1.TaskFinished{TaskId: id, StartedAt: timestamppb.New(startedAt), FinishedAt: timestamppb.Now()}
-	if !o.OK {
-		kind := executorv1.FailureKind_FAILURE_KIND_SYSTEM
-		if o.User {
-			kind = executorv1.FailureKind_FAILURE_KIND_USER
-		}
-		f.Failure = &executorv1.Failure{Kind: kind, Retryable: o.Retryable, Oom: o.OOM, Code: o.Code, Message: o.Message}
-	}
+// finish holds a task's result (failure nil: the command completed) and reports it.
+func (x *Executor) finish(id string, startedAt time.Time, failure *executorv1.Failure) {
+	f := &executorv1.TaskFinished{TaskId: id, Failure: failure, StartedAt: timestamppb.New(startedAt), FinishedAt: timestamppb.Now()}
 	x.mu.Lock()
 	x.held[id] = f
 	x.mu.Unlock()

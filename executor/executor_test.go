@@ -16,15 +16,10 @@ import (
 
 	"github.com/flyteactors/flyteactors/actorpool"
 	"github.com/flyteactors/flyteactors/actorpool/executorsvc"
+	"github.com/flyteactors/flyteactors/actorpool/pooltest"
 	"github.com/flyteactors/flyteactors/executor"
+	"github.com/flyteactors/flyteactors/go/contract"
 )
-
-type readyCluster struct{}
-
-func (readyCluster) EnsureEnvironment(context.Context, actorpool.EnvironmentSpec) (string, error) {
-	return "secret-token", nil
-}
-func (readyCluster) DeleteEnvironment(context.Context, actorpool.EnvironmentKey) error { return nil }
 
 // syncBuffer is a bytes.Buffer safe for the runtime's and the test's goroutines.
 type syncBuffer struct {
@@ -57,7 +52,7 @@ func newFixture(t *testing.T, slots int) *fixture {
 	_, err := exec.LookPath("python3")
 	require.NoError(t, err, "python3 runs the stand-in runtime")
 	ctx, cancel := context.WithCancel(context.Background())
-	pool := actorpool.New(ctx, readyCluster{}, func(types.NamespacedName) {}, actorpool.Options{})
+	pool := actorpool.New(ctx, pooltest.NewCluster(), func(types.NamespacedName) {}, actorpool.Options{})
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	svc := executorsvc.New(pool, executorsvc.Options{HeartbeatInterval: 200 * time.Millisecond})
@@ -131,7 +126,7 @@ func TestExecutorRunsAssignmentsAndReportsResults(t *testing.T) {
 	f.submit(t, "b", "fail")
 	f.submit(t, "c", "crash", "3")
 	f.submit(t, "d", "ok")
-	run(t, f.executor(t, "secret-token", 1))
+	run(t, f.executor(t, pooltest.Token(f.spec.Key), 1))
 
 	a := f.waitTerminal(t, "a")
 	assert.Equal(t, actorpool.TaskSucceeded, a.Phase())
@@ -148,7 +143,7 @@ func TestExecutorRunsAssignmentsAndReportsResults(t *testing.T) {
 	require.Equal(t, actorpool.TaskFailed, c.Phase())
 	failure, _ = c.Failure()
 	assert.Equal(t, actorpool.FailureSystem, failure.Kind)
-	assert.Equal(t, executor.CodeRuntimeExited, failure.Code)
+	assert.Equal(t, contract.CodeRuntimeExited, failure.Code)
 	assert.True(t, failure.Retryable)
 	assert.False(t, failure.OOM)
 
@@ -161,7 +156,7 @@ func TestExecutorStopsCancelledTask(t *testing.T) {
 	f := newFixture(t, 1)
 	f.submit(t, "slow", "sleep", "30")
 	f.submit(t, "next", "ok")
-	run(t, f.executor(t, "secret-token", 1))
+	run(t, f.executor(t, pooltest.Token(f.spec.Key), 1))
 	require.Eventually(t, func() bool {
 		s, _ := f.pool.Status("slow")
 		return s.Phase() == actorpool.TaskRunning
@@ -177,7 +172,7 @@ func TestExecutorRunsSlotsInParallel(t *testing.T) {
 	f := newFixture(t, 2)
 	f.submit(t, "x", "sleep", "1")
 	f.submit(t, "y", "sleep", "1")
-	run(t, f.executor(t, "secret-token", 2))
+	run(t, f.executor(t, pooltest.Token(f.spec.Key), 2))
 	x, y := f.waitTerminal(t, "x"), f.waitTerminal(t, "y")
 	assert.Equal(t, actorpool.TaskSucceeded, x.Phase())
 	assert.Equal(t, actorpool.TaskSucceeded, y.Phase())
@@ -198,17 +193,17 @@ func TestExecutorWithWrongTokenIsRefused(t *testing.T) {
 }
 
 func TestConfigFromEnvNamesWhatIsMissing(t *testing.T) {
-	env := map[string]string{executor.EnvPoolAddress: "pool:1", executor.EnvEnvironmentID: "e", executor.EnvPodName: "p", executor.EnvToken: "t"}
+	env := map[string]string{contract.EnvPoolAddress: "pool:1", contract.EnvEnvironmentID: "e", contract.EnvPodName: "p", contract.EnvToken: "t"}
 	cfg, err := executor.ConfigFromEnv(func(k string) string { return env[k] })
 	require.NoError(t, err)
 	assert.Equal(t, 1, cfg.Slots)
 	assert.Equal(t, []string{"python3", "-m", "flyteactors.runtime"}, cfg.RuntimeCommand)
 
-	env[executor.EnvSlots] = "two"
+	env[contract.EnvSlots] = "two"
 	_, err = executor.ConfigFromEnv(func(k string) string { return env[k] })
 	assert.ErrorContains(t, err, `FLYTE_ACTOR_SLOTS="two" is not a number`)
-	delete(env, executor.EnvSlots)
-	delete(env, executor.EnvToken)
+	delete(env, contract.EnvSlots)
+	delete(env, contract.EnvToken)
 	_, err = executor.ConfigFromEnv(func(k string) string { return env[k] })
 	assert.ErrorContains(t, err, "token is empty")
 }

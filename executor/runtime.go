@@ -12,36 +12,40 @@ import (
 	"sync"
 	"syscall"
 	"time"
-)
 
-// Outcome is how a task's command ended in a runtime.
-type Outcome struct {
-	// OK means the command completed. Its own errors, if any, are in the blob store.
-	OK        bool
-	User      bool
-	Retryable bool
-	OOM       bool
-	Code      string
-	Message   string
-}
-
-// Failure codes the bridge itself produces.
-const (
-	CodeCancelled     = "Cancelled"
-	CodeRuntimeExited = "RuntimeExited"
-	CodeRuntimeStart  = "RuntimeStartFailed"
+	"github.com/flyteactors/flyteactors/go/contract"
+	executorv1 "github.com/flyteactors/flyteactors/go/executor/v1"
 )
 
 // runtimeEvent is one line the Python runtime writes on its control channel.
 type runtimeEvent struct {
-	Event     string `json:"event"`
-	TaskID    string `json:"task_id"`
-	PID       int    `json:"pid"`
-	OK        bool   `json:"ok"`
-	Kind      string `json:"kind"`
+	Event  string `json:"event"`
+	TaskID string `json:"task_id"`
+	PID    int    `json:"pid"`
+	// Failure is set on a "finished" event whose command did not complete.
+	Failure *runtimeFailure `json:"failure"`
+}
+
+// runtimeFailure is a failure as the Python runtime reports it: the wire's Failure, but for OOM, which
+// only the bridge can see (the runtime is killed).
+type runtimeFailure struct {
+	Kind      string `json:"kind"` // "user" or "system"
 	Code      string `json:"code"`
 	Message   string `json:"message"`
 	Retryable bool   `json:"retryable"`
+}
+
+func (f *runtimeFailure) toWire() *executorv1.Failure {
+	kind := executorv1.FailureKind_FAILURE_KIND_SYSTEM
+	if f.Kind == "user" {
+		kind = executorv1.FailureKind_FAILURE_KIND_USER
+	}
+	return &executorv1.Failure{Kind: kind, Code: f.Code, Message: f.Message, Retryable: f.Retryable}
+}
+
+// systemFailure is a failure of the platform, with a code of package contract.
+func systemFailure(code string, retryable bool, message string) *executorv1.Failure {
+	return &executorv1.Failure{Kind: executorv1.FailureKind_FAILURE_KIND_SYSTEM, Code: code, Retryable: retryable, Message: message}
 }
 
 // runtimeRequest is one line the bridge writes to the runtime.
@@ -172,18 +176,19 @@ func (r *Runtime) forgetLocked() {
 	}
 }
 
-// Run runs one task command and returns how it ended. started is called once the runtime has begun
-// the task. If the runtime dies, Run reports it and the next Run starts a fresh one.
-func (r *Runtime) Run(ctx context.Context, taskID string, command []string, env map[string]string, started func()) Outcome {
+// Run runs one task command and returns why it failed, or nil if the command completed. started is
+// called once the runtime has begun the task. If the runtime dies, Run reports it and the next Run
+// starts a fresh one.
+func (r *Runtime) Run(ctx context.Context, taskID string, command []string, env map[string]string, started func()) *executorv1.Failure {
 	if err := r.Start(ctx); err != nil {
-		return Outcome{Code: CodeRuntimeStart, Retryable: true, Message: err.Error()}
+		return systemFailure(contract.CodeRuntimeStartFailed, true, err.Error())
 	}
 	r.mu.Lock()
 	toProc := r.toProc
 	r.mu.Unlock()
 	line, err := json.Marshal(runtimeRequest{TaskID: taskID, Command: command, Env: env})
 	if err != nil {
-		return Outcome{Code: CodeRuntimeExited, Message: err.Error()}
+		return systemFailure(contract.CodeRuntimeExited, false, err.Error())
 	}
 	if _, err := toProc.Write(append(line, '\n')); err != nil {
 		return r.lost(fmt.Sprintf("cannot hand the task to the runtime: %v", err))
@@ -197,10 +202,10 @@ func (r *Runtime) Run(ctx context.Context, taskID string, command []string, env 
 		case ev.Event == "started" && ev.TaskID == taskID:
 			started()
 		case ev.Event == "finished" && ev.TaskID == taskID:
-			if ev.OK {
-				return Outcome{OK: true}
+			if ev.Failure == nil {
+				return nil
 			}
-			return Outcome{User: ev.Kind == "user", Retryable: ev.Retryable, Code: ev.Code, Message: ev.Message}
+			return ev.Failure.toWire()
 		}
 	}
 }
@@ -224,7 +229,7 @@ func (r *Runtime) next() (runtimeEvent, error) {
 }
 
 // lost describes a runtime that went away mid-task, after waiting for its exit status.
-func (r *Runtime) lost(why string) Outcome {
+func (r *Runtime) lost(why string) *executorv1.Failure {
 	r.mu.Lock()
 	exited := r.exited
 	r.mu.Unlock()
@@ -239,22 +244,22 @@ func (r *Runtime) lost(why string) Outcome {
 	killed, waitErr := r.killed, r.waitErr
 	r.forgetLocked()
 	if killed {
-		return Outcome{Code: CodeCancelled, Message: "the task was cancelled"}
+		return systemFailure(contract.CodeCancelled, false, "the task was cancelled")
 	}
-	out := Outcome{Code: CodeRuntimeExited, Retryable: true,
-		Message: fmt.Sprintf("the Python runtime exited while running the task (%v): %s", waitErr, why)}
+	out := systemFailure(contract.CodeRuntimeExited, true,
+		fmt.Sprintf("the Python runtime exited while running the task (%v): %s", waitErr, why))
 	var exitErr *exec.ExitError
 	if errors.As(waitErr, &exitErr) {
 		if ws, ok := exitErr.Sys().(syscall.WaitStatus); ok && ws.Signaled() && ws.Signal() == syscall.SIGKILL {
 			// Nobody here sent SIGKILL: in a container that is the kernel's OOM killer.
-			out.OOM = true
+			out.Oom = true
 			out.Message = "the Python runtime was killed (SIGKILL) while running the task, most likely out of memory"
 		}
 	}
 	return out
 }
 
-// Kill stops the runtime at once. A Run in progress returns with CodeCancelled.
+// Kill stops the runtime at once. A Run in progress returns with contract.CodeCancelled.
 func (r *Runtime) Kill() {
 	r.mu.Lock()
 	defer r.mu.Unlock()

@@ -21,9 +21,12 @@ import (
 	utilrand "k8s.io/apimachinery/pkg/util/rand"
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/utils/ptr"
+
+	"github.com/flyteorg/flyte/flyteplugins/go/tasks/pluginmachinery/utils"
 
 	"github.com/flyteactors/flyteactors/actorpool"
-	"github.com/flyteactors/flyteactors/executor"
+	"github.com/flyteactors/flyteactors/go/contract"
 )
 
 // Labels and annotations on the objects this package makes.
@@ -166,23 +169,23 @@ func (c *Cluster) createExecutor(ctx context.Context, spec actorpool.Environment
 	pod.Name = podName(spec.Key)
 	pod.Namespace = spec.Key.Namespace
 	pod.GenerateName = ""
-	pod.Labels = merge(pod.Labels, map[string]string{LabelEnvironment: spec.Key.ID(), LabelRole: RoleExecutor})
-	pod.Annotations = merge(pod.Annotations, map[string]string{AnnotationEnvironment: spec.Key.String()})
+	pod.Labels = utils.UnionMaps(pod.Labels, map[string]string{LabelEnvironment: spec.Key.ID(), LabelRole: RoleExecutor})
+	pod.Annotations = utils.UnionMaps(pod.Annotations, map[string]string{AnnotationEnvironment: spec.Key.String()})
 	pod.OwnerReferences = []metav1.OwnerReference{{
 		APIVersion: "v1", Kind: "Secret", Name: anchor.Name, UID: anchor.UID,
-		BlockOwnerDeletion: ptr(true),
+		BlockOwnerDeletion: ptr.To(true),
 	}}
-	container := findContainer(pod, spec.PrimaryContainer)
+	container := containerNamed(pod, spec.PrimaryContainer)
 	if container == nil {
 		return fmt.Errorf("environment %s: executor pod has no container %q", spec.Key, spec.PrimaryContainer)
 	}
 	container.Env = append(container.Env,
-		corev1.EnvVar{Name: executor.EnvPoolAddress, Value: c.opts.PoolAddress},
-		corev1.EnvVar{Name: executor.EnvEnvironmentID, Value: spec.Key.ID()},
-		corev1.EnvVar{Name: executor.EnvSlots, Value: strconv.Itoa(spec.Slots)},
-		corev1.EnvVar{Name: executor.EnvPodName, ValueFrom: &corev1.EnvVarSource{
+		corev1.EnvVar{Name: contract.EnvPoolAddress, Value: c.opts.PoolAddress},
+		corev1.EnvVar{Name: contract.EnvEnvironmentID, Value: spec.Key.ID()},
+		corev1.EnvVar{Name: contract.EnvSlots, Value: strconv.Itoa(spec.Slots)},
+		corev1.EnvVar{Name: contract.EnvPodName, ValueFrom: &corev1.EnvVarSource{
 			FieldRef: &corev1.ObjectFieldSelector{FieldPath: "metadata.name"}}},
-		corev1.EnvVar{Name: executor.EnvToken, ValueFrom: &corev1.EnvVarSource{
+		corev1.EnvVar{Name: contract.EnvToken, ValueFrom: &corev1.EnvVarSource{
 			SecretKeyRef: &corev1.SecretKeySelector{LocalObjectReference: corev1.LocalObjectReference{Name: anchor.Name}, Key: tokenKey}}},
 	)
 	if _, err := c.client.CoreV1().Pods(pod.Namespace).Create(ctx, pod, metav1.CreateOptions{}); err != nil {
@@ -237,24 +240,15 @@ func selector(envID, role string) string {
 	return labels.SelectorFromSet(labels.Set{LabelEnvironment: envID, LabelRole: role}).String()
 }
 
-func findContainer(pod *corev1.Pod, name string) *corev1.Container {
+// containerNamed returns the pod's container called name, to be changed in place, or nil. (Flyte's
+// flytek8s.GetContainer returns a copy, so changes to it would not reach the pod.)
+func containerNamed(pod *corev1.Pod, name string) *corev1.Container {
 	for i := range pod.Spec.Containers {
 		if pod.Spec.Containers[i].Name == name {
 			return &pod.Spec.Containers[i]
 		}
 	}
 	return nil
-}
-
-func merge(base, extra map[string]string) map[string]string {
-	out := make(map[string]string, len(base)+len(extra))
-	for k, v := range base {
-		out[k] = v
-	}
-	for k, v := range extra {
-		out[k] = v
-	}
-	return out
 }
 
 func newToken() (string, error) {
@@ -264,5 +258,3 @@ func newToken() (string, error) {
 	}
 	return hex.EncodeToString(b), nil
 }
-
-func ptr[T any](v T) *T { return &v }

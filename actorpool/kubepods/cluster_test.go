@@ -14,7 +14,7 @@ import (
 	"k8s.io/client-go/kubernetes/fake"
 
 	"github.com/flyteactors/flyteactors/actorpool"
-	"github.com/flyteactors/flyteactors/executor"
+	"github.com/flyteactors/flyteactors/go/contract"
 )
 
 func spec(replicas int) actorpool.EnvironmentSpec {
@@ -71,11 +71,11 @@ func TestEnsureCreatesAnchorAndOwnedExecutorPods(t *testing.T) {
 		for _, v := range pod.Spec.Containers[1].Env {
 			env[v.Name] = v
 		}
-		assert.Equal(t, "pool:8089", env[executor.EnvPoolAddress].Value)
-		assert.Equal(t, s.Key.ID(), env[executor.EnvEnvironmentID].Value)
-		assert.Equal(t, "2", env[executor.EnvSlots].Value)
-		assert.Equal(t, "metadata.name", env[executor.EnvPodName].ValueFrom.FieldRef.FieldPath)
-		assert.Equal(t, anchor.Name, env[executor.EnvToken].ValueFrom.SecretKeyRef.Name, "the token is not in the pod spec")
+		assert.Equal(t, "pool:8089", env[contract.EnvPoolAddress].Value)
+		assert.Equal(t, s.Key.ID(), env[contract.EnvEnvironmentID].Value)
+		assert.Equal(t, "2", env[contract.EnvSlots].Value)
+		assert.Equal(t, "metadata.name", env[contract.EnvPodName].ValueFrom.FieldRef.FieldPath)
+		assert.Equal(t, anchor.Name, env[contract.EnvToken].ValueFrom.SecretKeyRef.Name, "the token is not in the pod spec")
 		assert.Empty(t, pod.Spec.Containers[0].Env, "only the primary container is the executor")
 	}
 	assert.Empty(t, s.Pod.Spec.Containers[1].Env, "the spec's pod is not modified")

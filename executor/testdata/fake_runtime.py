@@ -25,8 +25,8 @@ for line in control_in:
     if word == "sleep":
         time.sleep(float(command[1]))
     if word == "fail":
-        send({"event": "finished", "task_id": task_id, "ok": False, "kind": "user", "code": "Boom",
-              "message": request["env"].get("MESSAGE", ""), "retryable": False})
+        failure = {"kind": "user", "code": "Boom", "message": request["env"].get("MESSAGE", ""), "retryable": False}
+        send({"event": "finished", "task_id": task_id, "failure": failure})
         continue
     print(f"ran {task_id} in {os.getpid()}", flush=True)
-    send({"event": "finished", "task_id": task_id, "ok": True})
+    send({"event": "finished", "task_id": task_id})

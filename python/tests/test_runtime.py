@@ -52,17 +52,17 @@ def test_run_task_applies_env_and_maps_exits(baseline, monkeypatch):
     )
 
     ok = worker.run_task(baseline, ["pyflyte-execute", "--inputs", "x"], {"FLYTE_INTERNAL_EXECUTION_ID": "e1"})
-    assert ok.ok and seen == {"args": ["--inputs", "x"], "env": "e1"}
+    assert ok is None and seen == {"args": ["--inputs", "x"], "env": "e1"}
     assert "FLYTE_INTERNAL_EXECUTION_ID" not in os.environ, "the task's env is gone afterwards"
 
-    assert worker.run_task(baseline, ["pyflyte-execute", "exit", "0"], {}).ok
+    assert worker.run_task(baseline, ["pyflyte-execute", "exit", "0"], {}) is None
     failed = worker.run_task(baseline, ["pyflyte-execute", "exit", "2"], {})
-    assert (failed.ok, failed.kind, failed.code, failed.retryable) == (False, "system", "EntrypointExited", True)
+    assert (failed.kind, failed.code, failed.retryable) == ("system", "EntrypointExited", True)
     crashed = worker.run_task(baseline, ["pyflyte-execute", "raise"], {})
     assert crashed.code == "EntrypointFailed" and "entrypoint blew up" in crashed.message
 
     unknown = worker.run_task(baseline, ["bash", "-c", "true"], {})
-    assert not unknown.ok and "not a flytekit entrypoint" in unknown.message
+    assert unknown is not None and "not a flytekit entrypoint" in unknown.message
 
 
 def test_fast_execute_downloads_the_bundle_and_runs_the_inner_command_in_process(baseline, monkeypatch, tmp_path):

@@ -11,10 +11,10 @@ from file descriptor 4; the task's own stdout and stderr stay the runtime's, whi
 
 - bridge -> runtime: ``{"task_id": str, "command": [str, ...], "env": {str: str}}``
 - runtime -> bridge: ``{"event": "ready", "pid": int}`` once warm; then per task
-  ``{"event": "started", "task_id": str}`` and
-  ``{"event": "finished", "task_id": str, "ok": bool, "kind": "user"|"system", "code": str,
-  "message": str, "retryable": bool}`` (the failure fields only when ``ok`` is false).
+  ``{"event": "started", "task_id": str}`` and ``{"event": "finished", "task_id": str}``, with
+  ``"failure": {"kind": "user"|"system", "code": str, "message": str, "retryable": bool}`` when the
+  command did not complete (codes: :mod:`flyteactors.contract`).
 
-``ok`` means the entrypoint completed; a task's own error travels, as for a pod, as an error document in
-the blob store, which FlytePropeller reads.
+A finished event without a failure means the entrypoint completed; a task's own error travels, as for a
+pod, as an error document in the blob store, which FlytePropeller reads.
 """

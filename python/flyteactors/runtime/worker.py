@@ -8,28 +8,32 @@ import sys
 import sysconfig
 import time
 import traceback
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any, Callable, Dict, List, Optional, TextIO
+
+from flyteactors import contract
 
 CONTROL_IN_FD = 3
 CONTROL_OUT_FD = 4
 
 
 @dataclass
-class Outcome:
-    """How a task's command ended."""
+class Failure:
+    """Why a task's command did not complete: executor-proto's Failure, but for ``oom``, which only the
+    bridge can see. ``kind`` is ``"user"`` or ``"system"``; ``code`` is one of :mod:`flyteactors.contract`."""
 
-    ok: bool
-    kind: str = ""
-    code: str = ""
-    message: str = ""
-    retryable: bool = False
+    kind: str
+    code: str
+    message: str
+    retryable: bool
 
-    def to_event(self, task_id: str) -> Dict[str, Any]:
-        event: Dict[str, Any] = {"event": "finished", "task_id": task_id, "ok": self.ok}
-        if not self.ok:
-            event.update(kind=self.kind, code=self.code, message=self.message, retryable=self.retryable)
-        return event
+
+def finished_event(task_id: str, failure: Optional[Failure]) -> Dict[str, Any]:
+    """The control channel's ``finished`` event; without ``failure`` the command completed."""
+    event: Dict[str, Any] = {"event": "finished", "task_id": task_id}
+    if failure is not None:
+        event["failure"] = asdict(failure)
+    return event
 
 
 @dataclass
@@ -131,27 +135,26 @@ def _run_command(command: List[str]) -> None:
     entry.main(args=command[1:], prog_name=name, standalone_mode=False)
 
 
-def run_task(baseline: Baseline, command: List[str], env: Dict[str, str]) -> Outcome:
-    """Runs a task command with env on top of the baseline environment, then restores the baseline."""
+def run_task(baseline: Baseline, command: List[str], env: Dict[str, str]) -> Optional[Failure]:
+    """Runs a task command with env on top of the baseline environment, then restores the baseline.
+    Returns why the command did not complete, or None if it did."""
     os.environ.update(env)
     try:
         _run_command(command)
-        return Outcome(ok=True)
+        return None
     except SystemExit as e:
         if e.code in (None, 0):
-            return Outcome(ok=True)
-        return Outcome(
-            ok=False,
+            return None
+        return Failure(
             kind="system",
-            code="EntrypointExited",
+            code=contract.CODE_ENTRYPOINT_EXITED,
             retryable=True,
             message=f"{command[0]} exited with {e.code!r}",
         )
     except Exception as e:  # noqa: BLE001 - whatever escapes flytekit's own handling is the platform's
-        return Outcome(
-            ok=False,
+        return Failure(
             kind="system",
-            code="EntrypointFailed",
+            code=contract.CODE_ENTRYPOINT_FAILED,
             retryable=True,
             message="".join(traceback.format_exception(e)),
         )
@@ -185,10 +188,10 @@ class Worker:
             request = json.loads(line)
             task_id = request["task_id"]
             self.send({"event": "started", "task_id": task_id})
-            outcome = run_task(baseline, list(request["command"]), dict(request.get("env") or {}))
+            failure = run_task(baseline, list(request["command"]), dict(request.get("env") or {}))
             sys.stdout.flush()
             sys.stderr.flush()
-            self.send(outcome.to_event(task_id))
+            self.send(finished_event(task_id, failure))
         return 0
 
 

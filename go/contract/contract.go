@@ -1,0 +1,51 @@
+// Package contract is what the actor pool and its executors agree on besides the messages of
+// executor-proto: the environment variables that give an executor pod its identity, the failure codes
+// either side reports (with their meaning), and the protocol's default timing. Both sides import it;
+// neither imports the other. python/flyteactors/contract.py mirrors it for the Python runtime, and a
+// test keeps the two equal.
+package contract
+
+import "time"
+
+// Environment variables the pool sets on every executor pod it creates. The executor reads them at
+// start; the Python runtime and the tasks it runs never see them (FLYTE_ACTOR_TOKEN is a secret).
+const (
+	// EnvPoolAddress is the host:port the executor dials to reach its pool.
+	EnvPoolAddress = "FLYTE_ACTOR_POOL_ADDRESS"
+	// EnvEnvironmentID is the ID of the executor's environment (actorpool.EnvironmentKey.ID).
+	EnvEnvironmentID = "FLYTE_ACTOR_ENVIRONMENT_ID"
+	// EnvPodName is the executor's pod name, from the downward API.
+	EnvPodName = "FLYTE_ACTOR_POD_NAME"
+	// EnvToken is the environment's token, from the environment's anchor Secret.
+	EnvToken = "FLYTE_ACTOR_TOKEN"
+	// EnvSlots is how many tasks the executor runs at once.
+	EnvSlots = "FLYTE_ACTOR_SLOTS"
+)
+
+// Failure codes: executor-proto's Failure.code, the pool's Failure.Code, and the code of the
+// ExecutionError Flyte records for the task. Each says who produces it and how Flyte treats it.
+const (
+	// CodeExecutorLost (pool): the executor running the task went away before it reported a result.
+	// System, retryable: Flyte runs the task again as a new attempt.
+	CodeExecutorLost = "ExecutorLost"
+	// CodeCancelled (executor): the task was stopped because the pool cancelled it. The pool cancels
+	// only tasks it no longer wants, so this result only frees the slot.
+	CodeCancelled = "Cancelled"
+	// CodeRuntimeExited (executor): the Python runtime died while it ran the task. System, retryable;
+	// the executor starts a fresh runtime for the next task.
+	CodeRuntimeExited = "RuntimeExited"
+	// CodeRuntimeStartFailed (executor): no Python runtime could be started for the task. System,
+	// retryable.
+	CodeRuntimeStartFailed = "RuntimeStartFailed"
+	// CodeNoFreeSlot (executor): the executor was given more tasks than it has slots, which the pool
+	// never does on purpose. System, retryable.
+	CodeNoFreeSlot = "NoFreeSlot"
+	// CodeEntrypointExited (runtime): flytekit's entrypoint exited with a non-zero status.
+	CodeEntrypointExited = "EntrypointExited"
+	// CodeEntrypointFailed (runtime): an exception escaped flytekit's entrypoint, which handles the
+	// task's own exceptions itself: this is the platform's failure. System, retryable.
+	CodeEntrypointFailed = "EntrypointFailed"
+)
+
+// DefaultHeartbeatInterval is how often an idle executor speaks when its pool does not say otherwise.
+const DefaultHeartbeatInterval = 5 * time.Second

@@ -1,0 +1,22 @@
+"""What the actor pool and its executors agree on besides executor-proto's messages: the environment
+variables that give an executor pod its identity and the failure codes either side reports.
+
+This mirrors the Go package ``go/contract`` (the source; read it for each code's meaning), which a Go
+test keeps equal to this file.
+"""
+
+# Environment variables the pool sets on every executor pod. Neither the runtime nor a task sees them.
+ENV_POOL_ADDRESS = "FLYTE_ACTOR_POOL_ADDRESS"
+ENV_ENVIRONMENT_ID = "FLYTE_ACTOR_ENVIRONMENT_ID"
+ENV_POD_NAME = "FLYTE_ACTOR_POD_NAME"
+ENV_TOKEN = "FLYTE_ACTOR_TOKEN"
+ENV_SLOTS = "FLYTE_ACTOR_SLOTS"
+
+# Failure codes.
+CODE_EXECUTOR_LOST = "ExecutorLost"
+CODE_CANCELLED = "Cancelled"
+CODE_RUNTIME_EXITED = "RuntimeExited"
+CODE_RUNTIME_START_FAILED = "RuntimeStartFailed"
+CODE_NO_FREE_SLOT = "NoFreeSlot"
+CODE_ENTRYPOINT_EXITED = "EntrypointExited"
+CODE_ENTRYPOINT_FAILED = "EntrypointFailed"
