@@ -1,4 +1,4 @@
-package actorpool
+package actorpool_test
 
 import (
 	"context"
@@ -10,46 +10,39 @@ import (
 	"time"
 
 	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/flyteactors/flyteactors/actorpool"
+	"github.com/flyteactors/flyteactors/actorpool/pooltest"
 )
-
-// chanLink hands assignments to a goroutine that plays the executor.
-type chanLink struct{ assigned chan Assignment }
-
-func (l chanLink) Assign(a Assignment) { l.assigned <- a }
-func (l chanLink) Cancel(string)       {}
-func (l chanLink) Ack(string)          {}
 
 // benchPool returns a pool with one environment and executors executors of slots slots each, whose
 // "tasks" finish as soon as they are assigned.
-func benchPool(b *testing.B, executors, slots int) (*Pool, EnvironmentSpec) {
+func benchPool(b *testing.B, executors, slots int) (*actorpool.Pool, actorpool.EnvironmentSpec) {
 	ctx, cancel := context.WithCancel(context.Background())
-	p := New(ctx, newFakeCluster(), func(types.NamespacedName) {}, Options{})
-	spec := testSpec("bench", time.Hour)
+	p := actorpool.New(ctx, pooltest.NewCluster(), func(types.NamespacedName) {}, actorpool.Options{})
+	spec := pooltest.Spec("bench", time.Hour)
 	spec.Slots = slots
 	// Create the environment and wait until it is ready.
-	if err := p.Submit(ctx, testTask("warmup", spec)); err != nil {
+	if err := p.Submit(ctx, pooltest.Task("warmup", spec)); err != nil {
 		b.Fatal(err)
 	}
 	var wg sync.WaitGroup
 	for i := range executors {
-		link := chanLink{assigned: make(chan Assignment, slots)}
-		var e *Executor
-		for {
-			var err error
-			e, _, err = p.AttachExecutor(ExecutorHello{EnvironmentID: spec.Key.ID(), PodName: fmt.Sprint("pod-", i),
-				Token: "token-" + spec.Key.ID(), Slots: slots}, link)
-			if err == nil {
-				break
-			}
-			time.Sleep(time.Millisecond)
+		// The link hands assignments to a goroutine that plays the executor; it holds one per slot, so
+		// the pool never blocks on it.
+		assigned := make(chan actorpool.Assignment, slots)
+		link := &pooltest.Link{Discard: true, OnAssign: func(a actorpool.Assignment) { assigned <- a }}
+		e, _, err := pooltest.Attach(p, pooltest.Hello(spec, fmt.Sprint("pod-", i), slots), link, 5*time.Second)
+		if err != nil {
+			b.Fatal(err)
 		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for {
 				select {
-				case a := <-link.assigned:
-					p.TaskFinished(e, Result{TaskID: a.TaskID})
+				case a := <-assigned:
+					p.TaskFinished(e, actorpool.Result{TaskID: a.TaskID})
 				case <-ctx.Done():
 					return
 				}
@@ -75,7 +68,7 @@ func BenchmarkDispatchRoundTrip(b *testing.B) {
 	for i := range b.N {
 		id := fmt.Sprint("t", i)
 		start := time.Now()
-		if err := p.Submit(ctx, testTask(id, spec)); err != nil {
+		if err := p.Submit(ctx, pooltest.Task(id, spec)); err != nil {
 			b.Fatal(err)
 		}
 		for {
@@ -107,7 +100,7 @@ func BenchmarkThroughput(b *testing.B) {
 		wg.Go(func() {
 			for i := w; i < b.N; i += submitters {
 				id := fmt.Sprint("t", i)
-				if err := p.Submit(ctx, testTask(id, spec)); err != nil {
+				if err := p.Submit(ctx, pooltest.Task(id, spec)); err != nil {
 					b.Error(err)
 					return
 				}
@@ -130,8 +123,8 @@ func BenchmarkQueuedMemory(b *testing.B) {
 	const queued = 100_000
 	for range b.N {
 		ctx, cancel := context.WithCancel(context.Background())
-		p := New(ctx, newFakeCluster(), func(types.NamespacedName) {}, Options{})
-		spec := testSpec("bench", time.Hour)
+		p := actorpool.New(ctx, pooltest.NewCluster(), func(types.NamespacedName) {}, actorpool.Options{})
+		spec := pooltest.Spec("bench", time.Hour)
 		ids := make([]string, queued)
 		for i := range ids {
 			ids[i] = fmt.Sprint("task-attempt-", i)
@@ -143,7 +136,7 @@ func BenchmarkQueuedMemory(b *testing.B) {
 		var before, after runtime.MemStats
 		runtime.ReadMemStats(&before)
 		for _, id := range ids {
-			t := Task{ID: id, Environment: spec, Command: command, Owner: types.NamespacedName{Namespace: "ns", Name: "wf"}}
+			t := actorpool.Task{ID: id, Environment: spec, Command: command, Owner: types.NamespacedName{Namespace: "ns", Name: "wf"}}
 			if err := p.Submit(ctx, t); err != nil {
 				b.Fatal(err)
 			}

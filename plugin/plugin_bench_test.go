@@ -12,6 +12,7 @@ import (
 	pluginsCore "github.com/flyteorg/flyte/flyteplugins/go/tasks/pluginmachinery/core"
 
 	"github.com/flyteactors/flyteactors/actorpool"
+	"github.com/flyteactors/flyteactors/actorpool/pooltest"
 )
 
 // runningPool reports every task running, as the pool does for a task an executor is working on.
@@ -67,7 +68,7 @@ func BenchmarkHandleRunningTask(b *testing.B) {
 // statuses.
 func runningStatus(b *testing.B) actorpool.TaskStatus {
 	ctx, cancel := context.WithCancel(context.Background())
-	pool := actorpool.New(ctx, &fakeCluster{}, func(types.NamespacedName) {}, actorpool.Options{})
+	pool := actorpool.New(ctx, pooltest.NewCluster(), func(types.NamespacedName) {}, actorpool.Options{})
 	defer func() {
 		cancel()
 		pool.Wait()
@@ -77,22 +78,11 @@ func runningStatus(b *testing.B) actorpool.TaskStatus {
 	if err := pool.Submit(ctx, actorpool.Task{ID: "t", Environment: spec, Command: []string{"x"}}); err != nil {
 		b.Fatal(err)
 	}
-	deadline := time.Now().Add(5 * time.Second)
-	for time.Now().Before(deadline) {
-		e, _, err := pool.AttachExecutor(actorpool.ExecutorHello{EnvironmentID: spec.Key.ID(), PodName: "p", Token: "token", Slots: 1}, nopLink{})
-		if err == nil {
-			pool.TaskStarted(e, "t", time.Now())
-			s, _ := pool.Status("t")
-			return s
-		}
-		time.Sleep(time.Millisecond)
+	session, _, err := pooltest.Attach(pool, pooltest.Hello(spec, "p", 1), &pooltest.Link{}, 5*time.Second)
+	if err != nil {
+		b.Fatal(err)
 	}
-	b.Fatal("environment never became ready")
-	return actorpool.TaskStatus{}
+	pool.TaskStarted(session, "t", time.Now())
+	s, _ := pool.Status("t")
+	return s
 }
-
-type nopLink struct{}
-
-func (nopLink) Assign(actorpool.Assignment) {}
-func (nopLink) Cancel(string)               {}
-func (nopLink) Ack(string)                  {}

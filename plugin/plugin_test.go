@@ -4,7 +4,6 @@ import (
 	"context"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -21,6 +20,8 @@ import (
 	"github.com/flyteorg/flyte/flytestdlib/storage"
 
 	"github.com/flyteactors/flyteactors/actorpool"
+	"github.com/flyteactors/flyteactors/actorpool/pooltest"
+	"github.com/flyteactors/flyteactors/go/contract"
 )
 
 // actorTemplate is an actor task as flytekit's ActorEnvironment serializes it.
@@ -47,43 +48,25 @@ func actorTemplate(t *testing.T, spec map[string]any) *idlcore.TaskTemplate {
 	}
 }
 
-// fakeCluster stands in for Kubernetes: the environment is ready at once.
-type fakeCluster struct {
-	mu    sync.Mutex
-	specs []actorpool.EnvironmentSpec
-}
-
-func (c *fakeCluster) EnsureEnvironment(_ context.Context, spec actorpool.EnvironmentSpec) (string, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.specs = append(c.specs, spec)
-	return "token", nil
-}
-
-func (c *fakeCluster) DeleteEnvironment(context.Context, actorpool.EnvironmentKey) error { return nil }
-
 // fakeExecutor plays an executor connected to the pool: it "runs" each assignment by writing the
 // outputs where the rendered command says, as flytekit would, then reports the result.
 type fakeExecutor struct {
 	t    *testing.T
 	pool *actorpool.Pool
+	link *pooltest.Link
 	// self is set once, before attached is closed; run reads it only after that.
-	self     *actorpool.Executor
+	self     *actorpool.Session
 	attached chan struct{}
 	store    *storage.DataStore
-	mu       sync.Mutex
-	assigned []actorpool.Assignment
 	result   func(a actorpool.Assignment) *actorpool.Failure
 }
 
-func (f *fakeExecutor) Assign(a actorpool.Assignment) {
-	f.mu.Lock()
-	f.assigned = append(f.assigned, a)
-	f.mu.Unlock()
-	go f.run(a) // the pool calls links under its lock: run elsewhere
+func newFakeExecutor(t *testing.T, pool *actorpool.Pool, result func(actorpool.Assignment) *actorpool.Failure) *fakeExecutor {
+	f := &fakeExecutor{t: t, pool: pool, result: result, attached: make(chan struct{})}
+	// The pool calls links under its lock: run elsewhere.
+	f.link = &pooltest.Link{OnAssign: func(a actorpool.Assignment) { go f.run(a) }}
+	return f
 }
-func (f *fakeExecutor) Cancel(string) {}
-func (f *fakeExecutor) Ack(string)    {}
 
 func (f *fakeExecutor) run(a actorpool.Assignment) {
 	<-f.attached // the pool may assign while AttachExecutor has not returned yet
@@ -101,22 +84,21 @@ func (f *fakeExecutor) run(a actorpool.Assignment) {
 
 type harness struct {
 	pool     *actorpool.Pool
-	cluster  *fakeCluster
+	cluster  *pooltest.Cluster
 	executor *fakeExecutor
 	plugin   *Plugin
 }
 
 func newHarness(t *testing.T, result func(actorpool.Assignment) *actorpool.Failure) *harness {
 	ctx, cancel := context.WithCancel(context.Background())
-	cluster := &fakeCluster{}
+	cluster := pooltest.NewCluster()
 	pool := actorpool.New(ctx, cluster, func(types.NamespacedName) {}, actorpool.Options{})
 	t.Cleanup(func() {
 		cancel()
 		pool.Wait()
 	})
 	cfg := defaultConfig
-	return &harness{pool: pool, cluster: cluster, plugin: New(pool, &cfg),
-		executor: &fakeExecutor{t: t, pool: pool, result: result, attached: make(chan struct{})}}
+	return &harness{pool: pool, cluster: cluster, plugin: New(pool, &cfg), executor: newFakeExecutor(t, pool, result)}
 }
 
 // connectOnFirstSubmit attaches the fake executor once the environment exists, and gives it the store
@@ -126,18 +108,12 @@ func (h *harness) connectOnFirstSubmit(t *testing.T) func(context.Context, plugi
 		if h.executor.self != nil {
 			return nil
 		}
-		h.cluster.mu.Lock()
-		ready := len(h.cluster.specs) > 0
-		var envID string
-		if ready {
-			envID = h.cluster.specs[0].Key.ID()
-		}
-		h.cluster.mu.Unlock()
-		if !ready {
+		specs := h.cluster.Specs()
+		if len(specs) == 0 {
 			return nil
 		}
 		h.executor.store = tCtx.DataStore()
-		e, _, err := h.pool.AttachExecutor(actorpool.ExecutorHello{EnvironmentID: envID, PodName: "pod-1", Token: "token", Slots: 1}, h.executor)
+		e, _, err := h.pool.AttachExecutor(pooltest.Hello(specs[0], "pod-1", 1), h.executor.link)
 		if err == nil {
 			h.executor.self = e
 			close(h.executor.attached)
@@ -155,8 +131,9 @@ func TestHandleRunsAttemptThroughThePool(t *testing.T) {
 		inputs, expected, nil, h.connectOnFirstSubmit(t))
 	assert.True(t, phase.Phase().IsSuccess())
 
-	require.Len(t, h.executor.assigned, 1)
-	a := h.executor.assigned[0]
+	assigned := h.executor.link.Assignments()
+	require.Len(t, assigned, 1)
+	a := assigned[0]
 	assert.True(t, strings.HasSuffix(a.TaskID, "-my-task-1"), "keyed by the attempt's generated name: %s", a.TaskID)
 	command := strings.Join(a.Command, " ")
 	assert.NotContains(t, command, "{{", "templates are rendered: %s", command)
@@ -168,9 +145,7 @@ func TestHandleRunsAttemptThroughThePool(t *testing.T) {
 	assert.Equal(t, "exec", env["FLYTE_INTERNAL_EXECUTION_ID"], "the attempt gets the env its pod would have had")
 	assert.Equal(t, "from-the-environment", env["MY_ENV"])
 
-	h.cluster.mu.Lock()
-	spec := h.cluster.specs[0]
-	h.cluster.mu.Unlock()
+	spec := h.cluster.Specs()[0]
 	assert.Equal(t, 2, spec.Replicas)
 	assert.Equal(t, 30*time.Second, spec.TTL)
 	assert.Equal(t, "fake-development", spec.Key.Namespace)
@@ -202,9 +177,9 @@ func TestHandleReportsExecutorFailures(t *testing.T) {
 		wantCode  string
 		retryable bool
 	}{
-		"lost executor": {actorpool.Failure{Kind: actorpool.FailureSystem, Retryable: true, Code: actorpool.CodeExecutorLost, Message: "gone"},
-			idlcore.ExecutionError_SYSTEM, actorpool.CodeExecutorLost, true},
-		"out of memory": {actorpool.Failure{Kind: actorpool.FailureSystem, Retryable: true, OOM: true, Code: "RuntimeExited", Message: "killed"},
+		"lost executor": {actorpool.Failure{Kind: actorpool.FailureSystem, Retryable: true, Code: contract.CodeExecutorLost, Message: "gone"},
+			idlcore.ExecutionError_SYSTEM, contract.CodeExecutorLost, true},
+		"out of memory": {actorpool.Failure{Kind: actorpool.FailureSystem, Retryable: true, OOM: true, Code: contract.CodeRuntimeExited, Message: "killed"},
 			idlcore.ExecutionError_USER, codeOOM, true},
 		"user, permanent": {actorpool.Failure{Kind: actorpool.FailureUser, Code: "Bad", Message: "no"},
 			idlcore.ExecutionError_USER, "Bad", false},
@@ -250,4 +225,26 @@ func TestPodHashIgnoresTheAttemptButNotThePod(t *testing.T) {
 	assert.Equal(t, h(base), h(reordered), "env order (from Go maps) does not change the environment")
 	assert.NotEqual(t, h(base), h(otherImage))
 	assert.NotEqual(t, h(base), h(otherAccount))
+}
+
+// TestSecondLoadWithAnotherConfigIsAnError: the process has one pool; a plugin loaded later with
+// another plugins.actor section must not silently run with the first one.
+func TestSecondLoadWithAnotherConfigIsAnError(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	pool := actorpool.New(ctx, pooltest.NewCluster(), func(types.NamespacedName) {}, actorpool.Options{})
+	t.Cleanup(func() {
+		cancel()
+		pool.Wait()
+	})
+	once := poolOnce{pool: pool, cfg: defaultConfig}
+
+	same := defaultConfig
+	got, err := once.get(ctx, nil, &same)
+	require.NoError(t, err)
+	assert.Same(t, pool, got)
+
+	other := defaultConfig
+	other.ListenAddress = ":9999"
+	_, err = once.get(ctx, nil, &other)
+	assert.ErrorContains(t, err, "restart FlytePropeller")
 }

@@ -18,15 +18,22 @@ import (
 	"github.com/flyteorg/flyte/flytestdlib/logger"
 
 	"github.com/flyteactors/flyteactors/actorpool"
+	"github.com/flyteactors/flyteactors/go/contract"
 	executorv1 "github.com/flyteactors/flyteactors/go/executor/v1"
 )
 
-// Options tune the service. The zero value of each field means its default.
+// Options tune the service. A zero field takes its value from DefaultOptions.
 type Options struct {
-	// HeartbeatInterval is how often executors must speak when idle. Default 5s.
+	// HeartbeatInterval is how often executors must speak when idle.
 	HeartbeatInterval time.Duration
-	// MissedHeartbeats is how many intervals may pass in silence before the executor is lost. Default 3.
+	// MissedHeartbeats is how many intervals may pass in silence before the executor is lost.
 	MissedHeartbeats int
+}
+
+// DefaultOptions returns the options the service runs with unless told otherwise; the plugin's
+// configuration defaults are taken from here.
+func DefaultOptions() Options {
+	return Options{HeartbeatInterval: contract.DefaultHeartbeatInterval, MissedHeartbeats: 3}
 }
 
 // Service implements executorv1.ExecutorServiceServer.
@@ -38,11 +45,12 @@ type Service struct {
 
 // New returns the service for pool.
 func New(pool *actorpool.Pool, opts Options) *Service {
+	d := DefaultOptions()
 	if opts.HeartbeatInterval <= 0 {
-		opts.HeartbeatInterval = 5 * time.Second
+		opts.HeartbeatInterval = d.HeartbeatInterval
 	}
 	if opts.MissedHeartbeats <= 0 {
-		opts.MissedHeartbeats = 3
+		opts.MissedHeartbeats = d.MissedHeartbeats
 	}
 	return &Service{pool: pool, opts: opts}
 }
@@ -65,39 +73,55 @@ func (s *Service) Serve(ctx context.Context, lis net.Listener) error {
 	return err
 }
 
-// Connect runs one executor's session.
+// Connect runs one executor's session: it admits the executor, then relays messages both ways until
+// the stream ends, and detaches the session from the pool when it does.
 func (s *Service) Connect(stream executorv1.ExecutorService_ConnectServer) error {
-	ctx := stream.Context()
-	first, err := stream.Recv()
+	hello, err := receiveHello(stream)
 	if err != nil {
 		return err
 	}
-	hello := first.GetHello()
-	if hello == nil {
-		return status.Error(codes.InvalidArgument, "the first message of a session must be a hello")
-	}
-	if hello.GetProtocolVersion() != executorv1.ProtocolVersion_PROTOCOL_VERSION_1 {
-		return status.Errorf(codes.FailedPrecondition, "protocol version %s is not supported; this pool speaks %s",
-			hello.GetProtocolVersion(), executorv1.ProtocolVersion_PROTOCOL_VERSION_1)
-	}
-
 	out := newOutbox()
-	executor, cancel, err := s.pool.AttachExecutor(helloFromWire(hello), out)
+	session, cancel, err := s.pool.AttachExecutor(helloFromWire(hello), out)
 	if err != nil {
 		return attachStatus(err)
 	}
-	reason := "session ended"
-	defer func() { s.pool.DetachExecutor(executor, reason) }()
-	logger.Infof(ctx, "executor %s of environment %s connected with %d slots", hello.GetPodName(), hello.GetEnvironmentId(), hello.GetSlots())
+	logger.Infof(stream.Context(), "executor %s of environment %s connected with %d slots",
+		hello.GetPodName(), hello.GetEnvironmentId(), hello.GetSlots())
+	reason, err := s.serve(stream, session, out, cancel)
+	s.pool.DetachExecutor(session, reason)
+	return err
+}
 
+// receiveHello reads the session's first message, which must be a Hello of a protocol version this
+// pool speaks.
+func receiveHello(stream executorv1.ExecutorService_ConnectServer) (*executorv1.Hello, error) {
+	first, err := stream.Recv()
+	if err != nil {
+		return nil, err
+	}
+	hello := first.GetHello()
+	if hello == nil {
+		return nil, status.Error(codes.InvalidArgument, "the first message of a session must be a hello")
+	}
+	if hello.GetProtocolVersion() != executorv1.ProtocolVersion_PROTOCOL_VERSION_1 {
+		return nil, status.Errorf(codes.FailedPrecondition, "protocol version %s is not supported; this pool speaks %s",
+			hello.GetProtocolVersion(), executorv1.ProtocolVersion_PROTOCOL_VERSION_1)
+	}
+	return hello, nil
+}
+
+// serve welcomes an attached session and relays until the stream ends. It returns why the session
+// ended (for the tasks it loses) and the error to end the stream with.
+func (s *Service) serve(stream executorv1.ExecutorService_ConnectServer, session *actorpool.Session, out *outbox,
+	cancel []string) (reason string, err error) {
+	ctx := stream.Context()
 	err = stream.Send(&executorv1.PoolMessage{Message: &executorv1.PoolMessage_Welcome{Welcome: &executorv1.Welcome{
 		ProtocolVersion:   executorv1.ProtocolVersion_PROTOCOL_VERSION_1,
 		HeartbeatInterval: durationpb.New(s.opts.HeartbeatInterval),
 		CancelTaskIds:     cancel,
 	}}})
 	if err != nil {
-		reason = fmt.Sprintf("cannot send welcome: %v", err)
-		return err
+		return fmt.Sprintf("cannot send welcome: %v", err), err
 	}
 
 	sendErr := make(chan error, 1)
@@ -126,29 +150,26 @@ func (s *Service) Connect(stream executorv1.ExecutorService_ConnectServer) error
 		select {
 		case msg := <-received:
 			silence.Reset(lostAfter)
-			s.handle(executor, msg)
+			s.handle(session, msg)
 		case err := <-recvErr:
-			reason = fmt.Sprintf("stream closed: %v", err)
-			return nil
+			return fmt.Sprintf("stream closed: %v", err), nil
 		case err := <-sendErr:
-			reason = fmt.Sprintf("cannot send: %v", err)
-			return err
+			return fmt.Sprintf("cannot send: %v", err), err
 		case <-silence.C:
-			reason = fmt.Sprintf("no message for %s", lostAfter)
-			return status.Errorf(codes.DeadlineExceeded, "executor %s sent nothing for %s", hello.GetPodName(), lostAfter)
+			return fmt.Sprintf("no message for %s", lostAfter),
+				status.Errorf(codes.DeadlineExceeded, "executor %s sent nothing for %s", session.PodName(), lostAfter)
 		case <-ctx.Done():
-			reason = "pool stopping"
-			return ctx.Err()
+			return "pool stopping", ctx.Err()
 		}
 	}
 }
 
-func (s *Service) handle(e *actorpool.Executor, msg *executorv1.ExecutorMessage) {
+func (s *Service) handle(session *actorpool.Session, msg *executorv1.ExecutorMessage) {
 	switch m := msg.GetMessage().(type) {
 	case *executorv1.ExecutorMessage_Started:
-		s.pool.TaskStarted(e, m.Started.GetTaskId(), m.Started.GetStartedAt().AsTime())
+		s.pool.TaskStarted(session, m.Started.GetTaskId(), m.Started.GetStartedAt().AsTime())
 	case *executorv1.ExecutorMessage_Finished:
-		s.pool.TaskFinished(e, resultFromWire(m.Finished))
+		s.pool.TaskFinished(session, resultFromWire(m.Finished))
 	case *executorv1.ExecutorMessage_Heartbeat:
 		// Arriving was the point.
 	}

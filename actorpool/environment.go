@@ -1,0 +1,72 @@
+package actorpool
+
+import (
+	"fmt"
+	"time"
+)
+
+// environment is the pool's record of one environment. The pool's mutex guards it.
+type environment struct {
+	spec EnvironmentSpec
+	id   string
+	// token is the environment's secret, read from the Cluster; empty until the first ensure.
+	token     string
+	ensured   bool
+	ensuredAt time.Time
+	// deleting is true while the environment's goroutine deletes it from the Cluster: nothing is
+	// dispatched meanwhile.
+	deleting bool
+	lastErr  error
+	queue    attemptQueue
+	// active counts the slots taken on the environment's sessions.
+	active    int
+	idleSince time.Time
+	// sessions are the connected executors, by pod name.
+	sessions map[string]*Session
+	// wake asks the environment's goroutine to look again; it never blocks a sender.
+	wake chan struct{}
+}
+
+func newEnvironment(spec EnvironmentSpec, id string) *environment {
+	return &environment{spec: spec, id: id, sessions: map[string]*Session{}, wake: make(chan struct{}, 1)}
+}
+
+// idle reports whether the environment has nothing queued and nothing running.
+func (env *environment) idle() bool { return env.queue.len() == 0 && env.active == 0 }
+
+// poke wakes the environment's goroutine.
+func (env *environment) poke() {
+	select {
+	case env.wake <- struct{}{}:
+	default:
+	}
+}
+
+// enqueue appends a to the environment's queue.
+func (env *environment) enqueue(a *attempt) {
+	env.queue.push(a)
+	env.poke()
+}
+
+// freeSession returns the connected session with the most free slots, or nil if none has one.
+func (env *environment) freeSession() *Session {
+	var best *Session
+	for _, s := range env.sessions {
+		if s.freeSlots() > 0 && (best == nil || s.freeSlots() > best.freeSlots()) {
+			best = s
+		}
+	}
+	return best
+}
+
+// waitingReason says why a queued attempt of the environment is not running yet.
+func (env *environment) waitingReason() string {
+	switch {
+	case env.lastErr != nil:
+		return fmt.Sprintf("environment %s cannot start executors yet: %v", env.spec.Key.Name, env.lastErr)
+	case len(env.sessions) == 0:
+		return fmt.Sprintf("waiting for executors of environment %s to start", env.spec.Key.Name)
+	default:
+		return fmt.Sprintf("waiting for a free slot on the %d executors of environment %s", len(env.sessions), env.spec.Key.Name)
+	}
+}

@@ -1,0 +1,28 @@
+package actorpool
+
+// ExecutorLink is how the pool talks to one connected executor. Every method must return at once
+// without blocking: the pool calls them while it holds its lock. Messages must reach the executor
+// in the order of the calls.
+type ExecutorLink interface {
+	Assign(Assignment)
+	Cancel(taskID string)
+	Ack(taskID string)
+}
+
+// Session is the pool's handle on one connected executor: one stream of one executor pod, from its
+// Hello until it ends. The executor service passes it back on every call for that stream.
+type Session struct {
+	env     *environment
+	podName string
+	slots   int
+	link    ExecutorLink
+	// running holds the attempts that take a slot on the executor, by ID.
+	running map[string]*attempt
+	// detached is true once the session has ended; whatever it reports afterwards is ignored.
+	detached bool
+}
+
+// PodName returns the executor's pod.
+func (s *Session) PodName() string { return s.podName }
+
+func (s *Session) freeSlots() int { return s.slots - len(s.running) }
