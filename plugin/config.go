@@ -5,6 +5,9 @@ import (
 
 	"github.com/flyteorg/flyte/flyteplugins/go/tasks/config"
 	stdconfig "github.com/flyteorg/flyte/flytestdlib/config"
+
+	"github.com/flyteactors/flyteactors/actorpool"
+	"github.com/flyteactors/flyteactors/actorpool/executorsvc"
 )
 
 //go:generate go tool pflags Config --default-var=defaultConfig
@@ -28,14 +31,16 @@ type Config struct {
 }
 
 var (
+	// defaultConfig is the one place the plugin's defaults are written; the pool's and the executor
+	// service's own come from their packages.
 	defaultConfig = Config{
 		ListenAddress:     ":8089",
 		AdvertiseAddress:  "flytepropeller.flyte.svc.cluster.local:8089",
 		ExecutorCommand:   []string{"actor-executor"},
 		DefaultTTL:        stdconfig.Duration{Duration: 90 * time.Second},
-		HeartbeatInterval: stdconfig.Duration{Duration: 5 * time.Second},
-		MissedHeartbeats:  3,
-		ResyncInterval:    stdconfig.Duration{Duration: 30 * time.Second},
+		HeartbeatInterval: stdconfig.Duration{Duration: executorsvc.DefaultOptions().HeartbeatInterval},
+		MissedHeartbeats:  executorsvc.DefaultOptions().MissedHeartbeats,
+		ResyncInterval:    stdconfig.Duration{Duration: actorpool.DefaultOptions().ResyncInterval},
 	}
 
 	configSection = config.MustRegisterSubSection(pluginID, &defaultConfig)

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"reflect"
 	"sync"
 	"time"
 
@@ -181,28 +182,45 @@ func startPool(ctx context.Context, iCtx pluginsCore.SetupContext, cfg *Config) 
 	return pool, nil
 }
 
-func init() {
-	// FlytePropeller may set plugins up more than once in a process; there is one pool (and one
-	// listening port) per process, made by the first.
-	var once struct {
-		sync.Mutex
-		pool *actorpool.Pool
+// poolOnce holds the one pool of this FlytePropeller process and the configuration it was started
+// with. FlytePropeller may load plugins more than once in a process, but there is one listening port.
+type poolOnce struct {
+	mu   sync.Mutex
+	pool *actorpool.Pool
+	cfg  Config
+}
+
+// get returns the process's pool, starting it with cfg the first time. A later call with another
+// configuration is an error rather than a pool that silently ignores it.
+func (o *poolOnce) get(ctx context.Context, iCtx pluginsCore.SetupContext, cfg *Config) (*actorpool.Pool, error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.pool != nil {
+		if !reflect.DeepEqual(o.cfg, *cfg) {
+			return nil, fmt.Errorf("plugins.actor changed from %+v to %+v after the actor pool started: restart FlytePropeller to apply it", o.cfg, *cfg)
+		}
+		return o.pool, nil
 	}
+	pool, err := startPool(ctx, iCtx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	o.pool, o.cfg = pool, *cfg
+	return pool, nil
+}
+
+func init() {
+	var once poolOnce
 	pluginmachinery.PluginRegistry().RegisterCorePlugin(pluginsCore.PluginEntry{
 		ID:                  pluginID,
 		RegisteredTaskTypes: []pluginsCore.TaskType{taskTypeActor, taskTypeFastTask},
 		LoadPlugin: func(ctx context.Context, iCtx pluginsCore.SetupContext) (pluginsCore.Plugin, error) {
 			cfg := currentConfig()
-			once.Lock()
-			defer once.Unlock()
-			if once.pool == nil {
-				pool, err := startPool(ctx, iCtx, cfg)
-				if err != nil {
-					return nil, err
-				}
-				once.pool = pool
+			pool, err := once.get(ctx, iCtx, cfg)
+			if err != nil {
+				return nil, err
 			}
-			return New(once.pool, cfg), nil
+			return New(pool, cfg), nil
 		},
 		IsDefault: false,
 	})

@@ -22,6 +22,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/util/retry"
+	"k8s.io/utils/ptr"
 )
 
 // primaryContainerAnnotation is where Flyte's pod plugin names a pod's primary container.
@@ -248,7 +249,7 @@ func (k *Kubelet) setRunning(ctx context.Context, pod *corev1.Pod, c *corev1.Con
 			{Type: corev1.PodReady, Status: corev1.ConditionTrue, LastTransitionTime: metav1.Now()},
 		}
 		s.ContainerStatuses = []corev1.ContainerStatus{{
-			Name: c.Name, Image: c.Image, Ready: true, Started: ptr(true),
+			Name: c.Name, Image: c.Image, Ready: true, Started: ptr.To(true),
 			State: corev1.ContainerState{Running: &corev1.ContainerStateRunning{StartedAt: metav1.Time{Time: started}}},
 		}}
 	})
@@ -397,5 +398,3 @@ func expand(value string, env []string) string {
 	}
 	return value
 }
-
-func ptr[T any](v T) *T { return &v }

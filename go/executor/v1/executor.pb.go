@@ -582,9 +582,7 @@ type Assignment struct {
 	// command is the argv the task's pod would have run (already rendered: no templates left).
 	Command []string `protobuf:"bytes,2,rep,name=command,proto3" json:"command,omitempty"`
 	// env is the environment the task's pod would have had on top of the executor's own.
-	Env []*EnvVar `protobuf:"bytes,3,rep,name=env,proto3" json:"env,omitempty"`
-	// deadline, when set, is when the executor must stop the task and report it timed out.
-	Deadline      *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=deadline,proto3" json:"deadline,omitempty"`
+	Env           []*EnvVar `protobuf:"bytes,3,rep,name=env,proto3" json:"env,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -636,13 +634,6 @@ func (x *Assignment) GetCommand() []string {
 func (x *Assignment) GetEnv() []*EnvVar {
 	if x != nil {
 		return x.Env
-	}
-	return nil
-}
-
-func (x *Assignment) GetDeadline() *timestamppb.Timestamp {
-	if x != nil {
-		return x.Deadline
 	}
 	return nil
 }
@@ -1023,13 +1014,12 @@ const file_flyteactors_executor_v1_executor_proto_rawDesc = "" +
 	"\x0fcancel_task_ids\x18\x03 \x03(\tR\rcancelTaskIds\"2\n" +
 	"\x06EnvVar\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value\"\xaa\x01\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value\"\x82\x01\n" +
 	"\n" +
 	"Assignment\x12\x17\n" +
 	"\atask_id\x18\x01 \x01(\tR\x06taskId\x12\x18\n" +
 	"\acommand\x18\x02 \x03(\tR\acommand\x121\n" +
-	"\x03env\x18\x03 \x03(\v2\x1f.flyteactors.executor.v1.EnvVarR\x03env\x126\n" +
-	"\bdeadline\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\bdeadline\"!\n" +
+	"\x03env\x18\x03 \x03(\v2\x1f.flyteactors.executor.v1.EnvVarR\x03envJ\x04\b\x04\x10\x05R\bdeadline\"!\n" +
 	"\x06Cancel\x12\x17\n" +
 	"\atask_id\x18\x01 \x01(\tR\x06taskId\"$\n" +
 	"\tResultAck\x12\x17\n" +
@@ -1109,20 +1099,19 @@ var file_flyteactors_executor_v1_executor_proto_depIdxs = []int32{
 	0,  // 10: flyteactors.executor.v1.Welcome.protocol_version:type_name -> flyteactors.executor.v1.ProtocolVersion
 	14, // 11: flyteactors.executor.v1.Welcome.heartbeat_interval:type_name -> google.protobuf.Duration
 	6,  // 12: flyteactors.executor.v1.Assignment.env:type_name -> flyteactors.executor.v1.EnvVar
-	15, // 13: flyteactors.executor.v1.Assignment.deadline:type_name -> google.protobuf.Timestamp
-	15, // 14: flyteactors.executor.v1.TaskStarted.started_at:type_name -> google.protobuf.Timestamp
-	1,  // 15: flyteactors.executor.v1.Failure.kind:type_name -> flyteactors.executor.v1.FailureKind
-	11, // 16: flyteactors.executor.v1.TaskFinished.failure:type_name -> flyteactors.executor.v1.Failure
-	15, // 17: flyteactors.executor.v1.TaskFinished.started_at:type_name -> google.protobuf.Timestamp
-	15, // 18: flyteactors.executor.v1.TaskFinished.finished_at:type_name -> google.protobuf.Timestamp
-	15, // 19: flyteactors.executor.v1.Heartbeat.sent_at:type_name -> google.protobuf.Timestamp
-	2,  // 20: flyteactors.executor.v1.ExecutorService.Connect:input_type -> flyteactors.executor.v1.ExecutorMessage
-	3,  // 21: flyteactors.executor.v1.ExecutorService.Connect:output_type -> flyteactors.executor.v1.PoolMessage
-	21, // [21:22] is the sub-list for method output_type
-	20, // [20:21] is the sub-list for method input_type
-	20, // [20:20] is the sub-list for extension type_name
-	20, // [20:20] is the sub-list for extension extendee
-	0,  // [0:20] is the sub-list for field type_name
+	15, // 13: flyteactors.executor.v1.TaskStarted.started_at:type_name -> google.protobuf.Timestamp
+	1,  // 14: flyteactors.executor.v1.Failure.kind:type_name -> flyteactors.executor.v1.FailureKind
+	11, // 15: flyteactors.executor.v1.TaskFinished.failure:type_name -> flyteactors.executor.v1.Failure
+	15, // 16: flyteactors.executor.v1.TaskFinished.started_at:type_name -> google.protobuf.Timestamp
+	15, // 17: flyteactors.executor.v1.TaskFinished.finished_at:type_name -> google.protobuf.Timestamp
+	15, // 18: flyteactors.executor.v1.Heartbeat.sent_at:type_name -> google.protobuf.Timestamp
+	2,  // 19: flyteactors.executor.v1.ExecutorService.Connect:input_type -> flyteactors.executor.v1.ExecutorMessage
+	3,  // 20: flyteactors.executor.v1.ExecutorService.Connect:output_type -> flyteactors.executor.v1.PoolMessage
+	20, // [20:21] is the sub-list for method output_type
+	19, // [19:20] is the sub-list for method input_type
+	19, // [19:19] is the sub-list for extension type_name
+	19, // [19:19] is the sub-list for extension extendee
+	0,  // [0:19] is the sub-list for field type_name
 }
 
 func init() { file_flyteactors_executor_v1_executor_proto_init() }
