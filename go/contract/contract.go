@@ -49,3 +49,26 @@ const (
 
 // DefaultHeartbeatInterval is how often an idle executor speaks when its pool does not say otherwise.
 const DefaultHeartbeatInterval = 5 * time.Second
+
+// KeepaliveInterval is how often an executor pings the pool's connection when it is idle, so that a
+// half-open connection is noticed and the executor reconnects; the pool accepts pings this often.
+const KeepaliveInterval = 10 * time.Second
+
+// MaxFailureMessageBytes bounds a failure message. Messages travel in Hellos and into the
+// FlyteWorkflow's status, whose size etcd limits; a longer one keeps its beginning and its end, where
+// a Python traceback says what went wrong.
+const MaxFailureMessageBytes = 8 * 1024
+
+// truncationMarker stands where TruncateMessage cut a message.
+const truncationMarker = "\n... (truncated) ...\n"
+
+// TruncateMessage returns msg cut to at most MaxFailureMessageBytes: a quarter from its beginning and
+// the rest from its end, as Flyte's own event recorder keeps both ends of long errors.
+func TruncateMessage(msg string) string {
+	if len(msg) <= MaxFailureMessageBytes {
+		return msg
+	}
+	keep := MaxFailureMessageBytes - len(truncationMarker)
+	head := keep / 4
+	return msg[:head] + truncationMarker + msg[len(msg)-(keep-head):]
+}

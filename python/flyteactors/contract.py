@@ -20,3 +20,6 @@ CODE_RUNTIME_START_FAILED = "RuntimeStartFailed"
 CODE_NO_FREE_SLOT = "NoFreeSlot"
 CODE_ENTRYPOINT_EXITED = "EntrypointExited"
 CODE_ENTRYPOINT_FAILED = "EntrypointFailed"
+
+# A failure message longer than this keeps its beginning and its end (see go/contract TruncateMessage).
+MAX_FAILURE_MESSAGE_BYTES = 8 * 1024

@@ -793,8 +793,13 @@ type Failure struct {
 	Oom bool `protobuf:"varint,3,opt,name=oom,proto3" json:"oom,omitempty"`
 	// code is a short machine-readable reason, e.g. "RuntimeExited".
 	Code string `protobuf:"bytes,4,opt,name=code,proto3" json:"code,omitempty"`
-	// message is for people: what happened, as precisely as the executor knows.
-	Message       string `protobuf:"bytes,5,opt,name=message,proto3" json:"message,omitempty"`
+	// message is for people: what happened, as precisely as the executor knows. At most
+	// contract.MaxFailureMessageBytes (go/contract); longer ones keep their beginning and end.
+	Message string `protobuf:"bytes,5,opt,name=message,proto3" json:"message,omitempty"`
+	// exit_code is set when the failure is that the task's process ended, by exiting (a task calling
+	// sys.exit) or by a signal: the exit status a pod would have reported for it (128+signal for a
+	// signal), so that Flyte can classify it exactly as it classifies a pod's.
+	ExitCode      int32 `protobuf:"varint,6,opt,name=exit_code,json=exitCode,proto3" json:"exit_code,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -862,6 +867,13 @@ func (x *Failure) GetMessage() string {
 		return x.Message
 	}
 	return ""
+}
+
+func (x *Failure) GetExitCode() int32 {
+	if x != nil {
+		return x.ExitCode
+	}
+	return 0
 }
 
 // TaskFinished is a task's terminal result. The command completing (its flytekit entrypoint
@@ -1027,13 +1039,14 @@ const file_flyteactors_executor_v1_executor_proto_rawDesc = "" +
 	"\vTaskStarted\x12\x17\n" +
 	"\atask_id\x18\x01 \x01(\tR\x06taskId\x129\n" +
 	"\n" +
-	"started_at\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\tstartedAt\"\xa1\x01\n" +
+	"started_at\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\tstartedAt\"\xbe\x01\n" +
 	"\aFailure\x128\n" +
 	"\x04kind\x18\x01 \x01(\x0e2$.flyteactors.executor.v1.FailureKindR\x04kind\x12\x1c\n" +
 	"\tretryable\x18\x02 \x01(\bR\tretryable\x12\x10\n" +
 	"\x03oom\x18\x03 \x01(\bR\x03oom\x12\x12\n" +
 	"\x04code\x18\x04 \x01(\tR\x04code\x12\x18\n" +
-	"\amessage\x18\x05 \x01(\tR\amessage\"\xdb\x01\n" +
+	"\amessage\x18\x05 \x01(\tR\amessage\x12\x1b\n" +
+	"\texit_code\x18\x06 \x01(\x05R\bexitCode\"\xdb\x01\n" +
 	"\fTaskFinished\x12\x17\n" +
 	"\atask_id\x18\x01 \x01(\tR\x06taskId\x12:\n" +
 	"\afailure\x18\x02 \x01(\v2 .flyteactors.executor.v1.FailureR\afailure\x129\n" +
