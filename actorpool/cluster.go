@@ -1,13 +1,48 @@
 package actorpool
 
-import "context"
+import (
+	"context"
+	"time"
+)
 
 // Cluster is what the pool needs from Kubernetes. Implementations are level-triggered: each call
 // converges the cluster towards what it is asked for, whatever happened before.
 type Cluster interface {
 	// EnsureEnvironment makes the environment's anchor exist and spec.Replicas executor pods live, and
-	// returns the environment's token: newly made with the anchor, or read back from it.
-	EnsureEnvironment(ctx context.Context, spec EnvironmentSpec) (token string, err error)
-	// DeleteEnvironment removes the environment's executor pods and its anchor.
-	DeleteEnvironment(ctx context.Context, key EnvironmentKey) error
+	// returns the environment's secret, from which each executor pod's token is derived (PodToken):
+	// newly made with the anchor, or read back from it.
+	EnsureEnvironment(ctx context.Context, spec EnvironmentSpec) (secret string, err error)
+	// DeleteEnvironment removes the executor pods and the anchor of the environment with ID id.
+	DeleteEnvironment(ctx context.Context, namespace, id string) error
+	// DiscoverEnvironments lists the environments the cluster holds (anchors, or executor pods whose
+	// anchor is gone), so that a restarted pool can look after those nobody submits to any more.
+	DiscoverEnvironments(ctx context.Context) ([]DiscoveredEnvironment, error)
+	// ExecutorFate says what became of an executor pod whose session ended.
+	ExecutorFate(ctx context.Context, namespace, pod string) (ExecutorFate, error)
+}
+
+// DiscoveredEnvironment is an environment found in the cluster.
+type DiscoveredEnvironment struct {
+	Namespace string
+	// ID is the environment's EnvironmentKey.ID.
+	ID string
+	// Name is the environment's name, for people.
+	Name string
+	// Secret is the environment's secret; empty when its anchor is gone.
+	Secret string
+	// TTL is how long the environment stays up with nothing to do, as it was created.
+	TTL time.Duration
+	// Pods are the environment's executor pods that may still be running.
+	Pods []string
+}
+
+// ExecutorFate is what became of an executor pod.
+type ExecutorFate struct {
+	// Ended is true when the pod is gone or its executor container has terminated: the executor will
+	// not come back.
+	Ended bool
+	// OOM is true when the container was killed for running out of memory.
+	OOM bool
+	// Description says what happened, for people (reason, exit code, message).
+	Description string
 }

@@ -2,6 +2,7 @@ package kubepods
 
 import (
 	"context"
+	"encoding/json"
 	"strings"
 	"testing"
 	"time"
@@ -44,9 +45,9 @@ func TestEnsureCreatesAnchorAndOwnedExecutorPods(t *testing.T) {
 	cluster := New(client, Options{PoolAddress: "pool:8089"})
 	s := spec(2)
 
-	token, err := cluster.EnsureEnvironment(context.Background(), s)
+	secret, err := cluster.EnsureEnvironment(context.Background(), s)
 	require.NoError(t, err)
-	assert.Len(t, token, 64)
+	assert.Len(t, secret, 64)
 
 	anchors, err := client.CoreV1().Secrets("ns").List(context.Background(), metav1.ListOptions{})
 	require.NoError(t, err)
@@ -75,7 +76,13 @@ func TestEnsureCreatesAnchorAndOwnedExecutorPods(t *testing.T) {
 		assert.Equal(t, s.Key.ID(), env[contract.EnvEnvironmentID].Value)
 		assert.Equal(t, "2", env[contract.EnvSlots].Value)
 		assert.Equal(t, "metadata.name", env[contract.EnvPodName].ValueFrom.FieldRef.FieldPath)
-		assert.Equal(t, anchor.Name, env[contract.EnvToken].ValueFrom.SecretKeyRef.Name, "the token is not in the pod spec")
+		tokenRef := env[contract.EnvToken].ValueFrom.SecretKeyRef
+		assert.Equal(t, anchor.Name, tokenRef.Name, "the token is not in the pod spec")
+		assert.Equal(t, "pod."+pod.Name, tokenRef.Key, "each pod reads its own token")
+		assert.Equal(t, actorpool.PodToken(secret, pod.Name), string(anchorNow(t, client, anchor.Name).Data[tokenRef.Key]))
+		var key actorpool.EnvironmentKey
+		require.NoError(t, json.Unmarshal([]byte(pod.Annotations[AnnotationEnvironment]), &key))
+		assert.Equal(t, s.Key, key, "the pod says which environment it belongs to")
 		assert.Empty(t, pod.Spec.Containers[0].Env, "only the primary container is the executor")
 	}
 	assert.Empty(t, s.Pod.Spec.Containers[1].Env, "the spec's pod is not modified")
@@ -91,7 +98,7 @@ func TestEnsureIsLevelTriggered(t *testing.T) {
 	require.NoError(t, err)
 	second, err := cluster.EnsureEnvironment(ctx, s)
 	require.NoError(t, err)
-	assert.Equal(t, first, second, "the token is read back from the anchor")
+	assert.Equal(t, first, second, "the secret is read back from the anchor")
 	assert.Len(t, pods(t, client), 2, "ensuring again creates nothing")
 
 	// An executor that ended is replaced, and the ended pod removed.
@@ -106,6 +113,16 @@ func TestEnsureIsLevelTriggered(t *testing.T) {
 	for _, p := range now {
 		assert.NotEqual(t, ended.Name, p.Name)
 	}
+	anchor := anchorNow(t, client, "flyte-actor-"+s.Key.ID())
+	assert.NotContains(t, anchor.Data, "pod."+ended.Name, "the token of a pod that is gone is dropped")
+	assert.Len(t, anchor.Data, 3, "the secret and the two live pods' tokens")
+}
+
+func anchorNow(t *testing.T, client *fake.Clientset, name string) *corev1.Secret {
+	t.Helper()
+	a, err := client.CoreV1().Secrets("ns").Get(context.Background(), name, metav1.GetOptions{})
+	require.NoError(t, err)
+	return a
 }
 
 func TestDeleteRemovesPodsAndAnchor(t *testing.T) {
@@ -116,12 +133,12 @@ func TestDeleteRemovesPodsAndAnchor(t *testing.T) {
 	_, err := cluster.EnsureEnvironment(ctx, s)
 	require.NoError(t, err)
 
-	require.NoError(t, cluster.DeleteEnvironment(ctx, s.Key))
+	require.NoError(t, cluster.DeleteEnvironment(ctx, "ns", s.Key.ID()))
 	assert.Empty(t, pods(t, client))
 	secrets, err := client.CoreV1().Secrets("ns").List(ctx, metav1.ListOptions{})
 	require.NoError(t, err)
 	assert.Empty(t, secrets.Items)
-	require.NoError(t, cluster.DeleteEnvironment(ctx, s.Key), "deleting again is fine")
+	require.NoError(t, cluster.DeleteEnvironment(ctx, "ns", s.Key.ID()), "deleting again is fine")
 }
 
 func TestEnsureFailsClearlyWithoutThePrimaryContainer(t *testing.T) {
@@ -130,4 +147,68 @@ func TestEnsureFailsClearlyWithoutThePrimaryContainer(t *testing.T) {
 	s.PrimaryContainer = "missing"
 	_, err := cluster.EnsureEnvironment(context.Background(), s)
 	assert.ErrorContains(t, err, `executor pod has no container "missing"`)
+}
+
+// TestDiscoverFindsAnchorsAndPodsWithoutAnchor: what a restarted pool must look after, including the
+// pods an interrupted deletion left without their anchor.
+func TestDiscoverFindsAnchorsAndPodsWithoutAnchor(t *testing.T) {
+	client := fake.NewClientset()
+	cluster := New(client, Options{PoolAddress: "pool:8089"})
+	ctx := context.Background()
+	s := spec(2)
+	secret, err := cluster.EnsureEnvironment(ctx, s)
+	require.NoError(t, err)
+	other := spec(1)
+	other.Key.Name, other.TTL = "other", 5*time.Minute
+	_, err = cluster.EnsureEnvironment(ctx, other)
+	require.NoError(t, err)
+	// An interrupted deletion: the other environment's anchor is gone, its pod is not.
+	require.NoError(t, client.CoreV1().Secrets("ns").Delete(ctx, "flyte-actor-"+other.Key.ID(), metav1.DeleteOptions{}))
+
+	found, err := cluster.DiscoverEnvironments(ctx)
+	require.NoError(t, err)
+	byID := map[string]actorpool.DiscoveredEnvironment{}
+	for _, d := range found {
+		byID[d.ID] = d
+	}
+	require.Len(t, byID, 2)
+	d := byID[s.Key.ID()]
+	assert.Equal(t, "ns", d.Namespace)
+	assert.Equal(t, s.Key.Name, d.Name)
+	assert.Equal(t, secret, d.Secret)
+	assert.Equal(t, time.Minute, d.TTL)
+	assert.Len(t, d.Pods, 2)
+	orphan := byID[other.Key.ID()]
+	assert.Empty(t, orphan.Secret, "no anchor, no secret")
+	assert.Equal(t, 5*time.Minute, orphan.TTL, "the TTL is on the pods too")
+	assert.Len(t, orphan.Pods, 1)
+}
+
+func TestExecutorFateReadsThePodLikeFlyte(t *testing.T) {
+	client := fake.NewClientset()
+	cluster := New(client, Options{PoolAddress: "pool:8089"})
+	ctx := context.Background()
+	_, err := cluster.EnsureEnvironment(ctx, spec(1))
+	require.NoError(t, err)
+	pod := pods(t, client)[0]
+
+	fate, err := cluster.ExecutorFate(ctx, "ns", pod.Name)
+	require.NoError(t, err)
+	assert.False(t, fate.Ended, "a pod that runs has not ended")
+
+	pod.Status.Phase = corev1.PodFailed
+	pod.Status.ContainerStatuses = []corev1.ContainerStatus{{Name: "actor", State: corev1.ContainerState{
+		Terminated: &corev1.ContainerStateTerminated{ExitCode: 137, Reason: "OOMKilled"}}}}
+	_, err = client.CoreV1().Pods("ns").UpdateStatus(ctx, &pod, metav1.UpdateOptions{})
+	require.NoError(t, err)
+	fate, err = cluster.ExecutorFate(ctx, "ns", pod.Name)
+	require.NoError(t, err)
+	assert.True(t, fate.Ended)
+	assert.True(t, fate.OOM)
+	assert.Contains(t, fate.Description, "exit code 137 (OOMKilled)")
+
+	fate, err = cluster.ExecutorFate(ctx, "ns", "no-such-pod")
+	require.NoError(t, err)
+	assert.True(t, fate.Ended)
+	assert.Contains(t, fate.Description, "gone")
 }
