@@ -8,12 +8,15 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"strings"
 	"sync"
 	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/keepalive"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
@@ -23,12 +26,16 @@ import (
 
 // Config is what an executor needs to know; cmd/actor-executor reads it from the pod's environment.
 type Config struct {
-	PoolAddress    string
-	EnvironmentID  string
-	PodName        string
+	PoolAddress   string
+	EnvironmentID string
+	PodName       string
+	// Token is the pod's token, which it presents in its Hello.
 	Token          string
 	Slots          int
 	RuntimeCommand []string
+	// RuntimeEnv is the runtimes' environment; default the executor's own without FLYTE_ACTOR_*, so
+	// that neither a runtime nor a task sees the pod's token.
+	RuntimeEnv []string
 	// Stdout and Stderr receive the tasks' output (the pod's log).
 	Stdout, Stderr io.Writer
 	// ReconnectDelay is how long to wait before reconnecting after a session ends. Default 500ms.
@@ -54,16 +61,43 @@ func (c Config) Validate() error {
 	return nil
 }
 
+// withoutIdentity returns environ without the variables that give the executor its identity.
+func withoutIdentity(environ []string) []string {
+	out := make([]string, 0, len(environ))
+	for _, kv := range environ {
+		if !strings.HasPrefix(kv, "FLYTE_ACTOR_") || strings.HasPrefix(kv, EnvPython+"=") {
+			out = append(out, kv)
+		}
+	}
+	return out
+}
+
 // Executor is one executor pod's bridge.
 type Executor struct {
-	cfg  Config
-	free chan *Runtime
+	cfg     Config
+	spawner *spawner
+	free    chan *Runtime
 
-	mu      sync.Mutex // guards the fields below
-	running map[string]*Runtime
+	mu sync.Mutex // guards the fields below
+	// running are the tasks that have a slot, by ID; an entry is made before the task gets a
+	// runtime, so that an ID is never run twice at once.
+	running map[string]*run
+	// held are the results the pool has not acknowledged yet. A task leaves running and enters held
+	// in one step, so an assignment of its ID is ignored all along.
 	held    map[string]*executorv1.TaskFinished
 	session *session
 	wg      sync.WaitGroup
+
+	// afterSnapshot, set by tests, runs in open between the Hello's snapshot and its sending.
+	afterSnapshot func()
+}
+
+// run is one task in a slot.
+type run struct {
+	// runtime runs the task; nil until the task got one.
+	runtime *Runtime
+	// cancelled says the pool cancelled the task.
+	cancelled bool
 }
 
 // New returns an executor for cfg.
@@ -74,14 +108,19 @@ func New(cfg Config) (*Executor, error) {
 	if cfg.ReconnectDelay <= 0 {
 		cfg.ReconnectDelay = 500 * time.Millisecond
 	}
+	if cfg.RuntimeEnv == nil {
+		cfg.RuntimeEnv = withoutIdentity(os.Environ())
+	}
 	x := &Executor{
 		cfg:     cfg,
+		spawner: newSpawner(),
 		free:    make(chan *Runtime, cfg.Slots),
-		running: map[string]*Runtime{},
+		running: map[string]*run{},
 		held:    map[string]*executorv1.TaskFinished{},
 	}
 	for range cfg.Slots {
-		x.free <- NewRuntime(cfg.RuntimeCommand, cfg.Stdout, cfg.Stderr)
+		x.free <- NewRuntime(RuntimeOptions{Command: cfg.RuntimeCommand, Env: cfg.RuntimeEnv,
+			Stdout: cfg.Stdout, Stderr: cfg.Stderr, Start: x.spawner.start})
 	}
 	return x, nil
 }
@@ -93,7 +132,12 @@ func (x *Executor) Run(ctx context.Context) error {
 	if err := x.warm(ctx); err != nil {
 		return err
 	}
-	conn, err := grpc.NewClient(x.cfg.PoolAddress, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	conn, err := grpc.NewClient(x.cfg.PoolAddress,
+		grpc.WithTransportCredentials(insecure.NewCredentials()),
+		// Pings notice a half-open connection, so that the executor reconnects and learns what the
+		// pool wants of its tasks, instead of running tasks the pool has given up on.
+		grpc.WithKeepaliveParams(keepalive.ClientParameters{Time: contract.KeepaliveInterval,
+			Timeout: contract.KeepaliveInterval, PermitWithoutStream: true}))
 	if err != nil {
 		return fmt.Errorf("pool address %q: %w", x.cfg.PoolAddress, err)
 	}
@@ -137,14 +181,17 @@ func (x *Executor) warm(ctx context.Context) error {
 
 func (x *Executor) stop() {
 	x.mu.Lock()
-	for _, r := range x.running {
-		r.Kill()
+	for id, rn := range x.running {
+		if rn.runtime != nil {
+			rn.runtime.Cancel(id)
+		}
 	}
 	x.mu.Unlock()
 	x.wg.Wait()
 	for range x.cfg.Slots {
 		(<-x.free).Close()
 	}
+	x.spawner.stop()
 }
 
 // session is one live stream to the pool. send may be called from any goroutine.
@@ -168,7 +215,8 @@ func (x *Executor) serve(ctx context.Context, client executorv1.ExecutorServiceC
 		return err
 	}
 	s := &session{stream: stream}
-	if err := s.send(&executorv1.ExecutorMessage{Message: &executorv1.ExecutorMessage_Hello{Hello: x.hello()}}); err != nil {
+	defer x.clearSession(s)
+	if err := x.open(s); err != nil {
 		return err
 	}
 	first, err := stream.Recv()
@@ -182,9 +230,6 @@ func (x *Executor) serve(ctx context.Context, client executorv1.ExecutorServiceC
 	for _, id := range welcome.GetCancelTaskIds() {
 		x.cancel(id)
 	}
-	x.setSession(s)
-	defer x.setSession(nil)
-
 	interval := welcome.GetHeartbeatInterval().AsDuration()
 	if interval <= 0 {
 		interval = contract.DefaultHeartbeatInterval
@@ -209,6 +254,31 @@ func (x *Executor) serve(ctx context.Context, client executorv1.ExecutorServiceC
 	}
 }
 
+// open makes s the session and sends its Hello. Taking the Hello's snapshot of what the executor runs
+// and holds and making s the session are one step, and nothing is sent on s before the Hello: so
+// every result is either in the Hello or reported on s after it, never in neither.
+func (x *Executor) open(s *session) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	x.mu.Lock()
+	hello := x.helloLocked()
+	x.session = s
+	x.mu.Unlock()
+	if x.afterSnapshot != nil {
+		x.afterSnapshot()
+	}
+	return s.stream.Send(&executorv1.ExecutorMessage{Message: &executorv1.ExecutorMessage_Hello{Hello: hello}})
+}
+
+// clearSession forgets s if it is still the session.
+func (x *Executor) clearSession(s *session) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if x.session == s {
+		x.session = nil
+	}
+}
+
 func (x *Executor) heartbeat(ctx context.Context, s *session, interval time.Duration) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
@@ -223,10 +293,8 @@ func (x *Executor) heartbeat(ctx context.Context, s *session, interval time.Dura
 	}
 }
 
-// hello describes the executor and what it holds.
-func (x *Executor) hello() *executorv1.Hello {
-	x.mu.Lock()
-	defer x.mu.Unlock()
+// helloLocked describes the executor and what it holds. x.mu must be held.
+func (x *Executor) helloLocked() *executorv1.Hello {
 	h := &executorv1.Hello{
 		ProtocolVersion: executorv1.ProtocolVersion_PROTOCOL_VERSION_1,
 		EnvironmentId:   x.cfg.EnvironmentID,
@@ -243,12 +311,6 @@ func (x *Executor) hello() *executorv1.Hello {
 	return h
 }
 
-func (x *Executor) setSession(s *session) {
-	x.mu.Lock()
-	defer x.mu.Unlock()
-	x.session = s
-}
-
 // report sends m on the current session, if there is one. Results are also held, so a report lost
 // with its session is sent again in the next hello.
 func (x *Executor) report(m *executorv1.ExecutorMessage) {
@@ -263,9 +325,13 @@ func (x *Executor) report(m *executorv1.ExecutorMessage) {
 // start runs an assignment in a free runtime.
 func (x *Executor) start(ctx context.Context, a *executorv1.Assignment) {
 	id := a.GetTaskId()
+	rn := &run{}
 	x.mu.Lock()
 	_, dup := x.running[id]
 	_, done := x.held[id]
+	if !dup && !done {
+		x.running[id] = rn
+	}
 	x.mu.Unlock()
 	if dup || done {
 		return // the pool re-sent what this executor already has; never run an attempt twice
@@ -274,17 +340,21 @@ func (x *Executor) start(ctx context.Context, a *executorv1.Assignment) {
 	select {
 	case r = <-x.free:
 	default:
-		x.finish(id, time.Now(), systemFailure(contract.CodeNoFreeSlot, true,
+		x.finish(id, time.Now(), nil, systemFailure(contract.CodeNoFreeSlot, true,
 			fmt.Sprintf("executor %s was given more tasks than its %d slots", x.cfg.PodName, x.cfg.Slots)))
 		return
+	}
+	x.mu.Lock()
+	rn.runtime = r
+	cancelled := rn.cancelled
+	x.mu.Unlock()
+	if cancelled {
+		r.Cancel(id) // cancelled before it had a runtime: the runtime refuses it
 	}
 	env := make(map[string]string, len(a.GetEnv()))
 	for _, v := range a.GetEnv() {
 		env[v.GetName()] = v.GetValue()
 	}
-	x.mu.Lock()
-	x.running[id] = r
-	x.mu.Unlock()
 	x.wg.Add(1)
 	go func() {
 		defer x.wg.Done()
@@ -295,29 +365,34 @@ func (x *Executor) start(ctx context.Context, a *executorv1.Assignment) {
 				TaskId: id, StartedAt: timestamppb.New(startedAt)}}})
 		})
 		fmt.Fprintf(x.cfg.Stdout, "=== actor task %s: end at %s (ok=%t) ===\n", id, time.Now().UTC().Format(time.RFC3339Nano), failure == nil)
-		x.mu.Lock()
-		delete(x.running, id)
-		x.mu.Unlock()
-		x.free <- r
-		x.finish(id, startedAt, failure)
+		x.finish(id, startedAt, r, failure)
 	}()
 }
 
-// finish holds a task's result (failure nil: the command completed) and reports it.
-func (x *Executor) finish(id string, startedAt time.Time, failure *executorv1.Failure) {
+// finish moves a task from its slot to the held results (failure nil: the command completed), frees
+// its runtime, and reports the result.
+func (x *Executor) finish(id string, startedAt time.Time, r *Runtime, failure *executorv1.Failure) {
 	f := &executorv1.TaskFinished{TaskId: id, Failure: failure, StartedAt: timestamppb.New(startedAt), FinishedAt: timestamppb.Now()}
 	x.mu.Lock()
+	delete(x.running, id)
 	x.held[id] = f
 	x.mu.Unlock()
+	if r != nil {
+		x.free <- r
+	}
 	x.report(&executorv1.ExecutorMessage{Message: &executorv1.ExecutorMessage_Finished{Finished: f}})
 }
 
-// cancel stops a running task; its Run then reports it as cancelled.
+// cancel stops a task this executor has, and nothing else.
 func (x *Executor) cancel(id string) {
+	var r *Runtime
 	x.mu.Lock()
-	r := x.running[id]
+	if rn := x.running[id]; rn != nil {
+		rn.cancelled = true
+		r = rn.runtime
+	}
 	x.mu.Unlock()
 	if r != nil {
-		r.Kill()
+		r.Cancel(id)
 	}
 }

@@ -1,11 +1,11 @@
-package executor_test
+package executor
 
 import (
-	"bytes"
 	"context"
 	"net"
+	"os"
 	"os/exec"
-	"sync"
+	"strconv"
 	"testing"
 	"time"
 
@@ -17,27 +17,8 @@ import (
 	"github.com/flyteactors/flyteactors/actorpool"
 	"github.com/flyteactors/flyteactors/actorpool/executorsvc"
 	"github.com/flyteactors/flyteactors/actorpool/pooltest"
-	"github.com/flyteactors/flyteactors/executor"
 	"github.com/flyteactors/flyteactors/go/contract"
 )
-
-// syncBuffer is a bytes.Buffer safe for the runtime's and the test's goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // fixture is a real pool with its gRPC service on loopback, and an environment spec.
 type fixture struct {
@@ -77,8 +58,8 @@ func newFixture(t *testing.T, slots int) *fixture {
 	return f
 }
 
-func (f *fixture) executor(t *testing.T, token string, slots int) *executor.Executor {
-	x, err := executor.New(executor.Config{
+func (f *fixture) executor(t *testing.T, token string, slots int) *Executor {
+	x, err := New(Config{
 		PoolAddress: f.addr, EnvironmentID: f.spec.Key.ID(), PodName: "pod-1", Token: token, Slots: slots,
 		RuntimeCommand: []string{"python3", "testdata/fake_runtime.py"},
 		Stdout:         f.out, Stderr: f.out, ReconnectDelay: 50 * time.Millisecond,
@@ -104,8 +85,8 @@ func (f *fixture) waitTerminal(t *testing.T, id string) actorpool.TaskStatus {
 	return s
 }
 
-// run runs x until the test ends and checks it stops.
-func run(t *testing.T, x *executor.Executor) {
+// runExecutor runs x until the test ends and checks it stops.
+func runExecutor(t *testing.T, x *Executor) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- x.Run(ctx) }()
@@ -126,7 +107,7 @@ func TestExecutorRunsAssignmentsAndReportsResults(t *testing.T) {
 	f.submit(t, "b", "fail")
 	f.submit(t, "c", "crash", "3")
 	f.submit(t, "d", "ok")
-	run(t, f.executor(t, pooltest.Token(f.spec.Key), 1))
+	runExecutor(t, f.executor(t, pooltest.Token(f.spec.Key, "pod-1"), 1))
 
 	a := f.waitTerminal(t, "a")
 	assert.Equal(t, actorpool.TaskSucceeded, a.Phase())
@@ -156,7 +137,7 @@ func TestExecutorStopsCancelledTask(t *testing.T) {
 	f := newFixture(t, 1)
 	f.submit(t, "slow", "sleep", "30")
 	f.submit(t, "next", "ok")
-	run(t, f.executor(t, pooltest.Token(f.spec.Key), 1))
+	runExecutor(t, f.executor(t, pooltest.Token(f.spec.Key, "pod-1"), 1))
 	require.Eventually(t, func() bool {
 		s, _ := f.pool.Status("slow")
 		return s.Phase() == actorpool.TaskRunning
@@ -172,7 +153,7 @@ func TestExecutorRunsSlotsInParallel(t *testing.T) {
 	f := newFixture(t, 2)
 	f.submit(t, "x", "sleep", "1")
 	f.submit(t, "y", "sleep", "1")
-	run(t, f.executor(t, pooltest.Token(f.spec.Key), 2))
+	runExecutor(t, f.executor(t, pooltest.Token(f.spec.Key, "pod-1"), 2))
 	x, y := f.waitTerminal(t, "x"), f.waitTerminal(t, "y")
 	assert.Equal(t, actorpool.TaskSucceeded, x.Phase())
 	assert.Equal(t, actorpool.TaskSucceeded, y.Phase())
@@ -194,16 +175,43 @@ func TestExecutorWithWrongTokenIsRefused(t *testing.T) {
 
 func TestConfigFromEnvNamesWhatIsMissing(t *testing.T) {
 	env := map[string]string{contract.EnvPoolAddress: "pool:1", contract.EnvEnvironmentID: "e", contract.EnvPodName: "p", contract.EnvToken: "t"}
-	cfg, err := executor.ConfigFromEnv(func(k string) string { return env[k] })
+	cfg, err := ConfigFromEnv(func(k string) string { return env[k] })
 	require.NoError(t, err)
 	assert.Equal(t, 1, cfg.Slots)
 	assert.Equal(t, []string{"python3", "-m", "flyteactors.runtime"}, cfg.RuntimeCommand)
 
 	env[contract.EnvSlots] = "two"
-	_, err = executor.ConfigFromEnv(func(k string) string { return env[k] })
+	_, err = ConfigFromEnv(func(k string) string { return env[k] })
 	assert.ErrorContains(t, err, `FLYTE_ACTOR_SLOTS="two" is not a number`)
 	delete(env, contract.EnvSlots)
 	delete(env, contract.EnvToken)
-	_, err = executor.ConfigFromEnv(func(k string) string { return env[k] })
+	_, err = ConfigFromEnv(func(k string) string { return env[k] })
 	assert.ErrorContains(t, err, "token is empty")
+}
+
+// TestRuntimeAndTasksNeverSeeTheToken (issue 7, item 10): the pod's identity, token first, stays with
+// the bridge.
+func TestRuntimeAndTasksNeverSeeTheToken(t *testing.T) {
+	t.Setenv(contract.EnvToken, "the-token")
+	t.Setenv(contract.EnvPodName, "pod-1")
+	t.Setenv(EnvPython, "python3")
+	f := newFixture(t, 1)
+	f.submit(t, "look", "envcheck")
+	runExecutor(t, f.executor(t, pooltest.Token(f.spec.Key, "pod-1"), 1))
+	s := f.waitTerminal(t, "look")
+	failure, _ := s.Failure()
+	assert.Equal(t, "FLYTE_ACTOR_PYTHON", failure.Message, "only the interpreter's name, never the identity")
+}
+
+func TestConfigFromEnvReadsTheTokenHandedOver(t *testing.T) {
+	r, w, err := os.Pipe()
+	require.NoError(t, err)
+	_, err = w.WriteString("handed-over")
+	require.NoError(t, err)
+	require.NoError(t, w.Close())
+	env := map[string]string{contract.EnvPoolAddress: "pool:1", contract.EnvEnvironmentID: "e", contract.EnvPodName: "p",
+		envTokenFD: strconv.Itoa(int(r.Fd()))}
+	cfg, err := ConfigFromEnv(func(k string) string { return env[k] })
+	require.NoError(t, err)
+	assert.Equal(t, "handed-over", cfg.Token)
 }

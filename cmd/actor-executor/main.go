@@ -21,6 +21,9 @@ func main() {
 }
 
 func run() error {
+	if err := executor.HideToken(); err != nil {
+		return err
+	}
 	cfg, err := executor.ConfigFromEnv(os.Getenv)
 	if err != nil {
 		return err
