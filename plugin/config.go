@@ -28,6 +28,20 @@ type Config struct {
 	MissedHeartbeats int `json:"missed-heartbeats" pflag:",How many heartbeat intervals of silence mark an executor lost."`
 	// ResyncInterval is how often a live environment's pods are checked and replaced if missing.
 	ResyncInterval stdconfig.Duration `json:"resync-interval" pflag:",How often a live environment's executor pods are converged again."`
+	// ReconnectGrace is how long the tasks of an executor whose stream ended wait for it to reconnect.
+	ReconnectGrace stdconfig.Duration `json:"reconnect-grace" pflag:",How long the tasks of an executor whose connection ended wait for it to reconnect before they fail as lost (at once if its pod ended)."`
+	// OrphanGrace is how long tasks executors report that nobody submitted are kept for propeller.
+	OrphanGrace stdconfig.Duration `json:"orphan-grace" pflag:",How long tasks an executor reports that this pool does not know (after a restart) wait for FlytePropeller to submit them again before they are stopped."`
+	// ForgetAfter is how long the pool keeps a task nobody asks about.
+	ForgetAfter stdconfig.Duration `json:"forget-after" pflag:",How long the pool keeps a task FlytePropeller no longer asks about (its workflow is gone) before it releases it."`
+	// MaxRetryInterval caps the backoff of an environment whose pods cannot be made.
+	MaxRetryInterval stdconfig.Duration `json:"max-retry-interval" pflag:",Longest wait between attempts to create the executor pods of a failing environment."`
+	// MaxReplicas is the most executor pods one environment may ask for.
+	MaxReplicas int `json:"max-replicas" pflag:",Most executor pods (replica_count) one environment may ask for."`
+	// MaxParallelism is the most tasks one executor pod may run at once.
+	MaxParallelism int `json:"max-parallelism" pflag:",Most tasks one executor pod may run at once (parallelism)."`
+	// MaxTTL is the longest an environment may stay up with nothing to do.
+	MaxTTL stdconfig.Duration `json:"max-ttl" pflag:",Longest ttl_seconds an environment may ask for."`
 }
 
 var (
@@ -41,6 +55,13 @@ var (
 		HeartbeatInterval: stdconfig.Duration{Duration: executorsvc.DefaultOptions().HeartbeatInterval},
 		MissedHeartbeats:  executorsvc.DefaultOptions().MissedHeartbeats,
 		ResyncInterval:    stdconfig.Duration{Duration: actorpool.DefaultOptions().ResyncInterval},
+		ReconnectGrace:    stdconfig.Duration{Duration: actorpool.DefaultOptions().ReconnectGrace},
+		OrphanGrace:       stdconfig.Duration{Duration: actorpool.DefaultOptions().OrphanGrace},
+		ForgetAfter:       stdconfig.Duration{Duration: actorpool.DefaultOptions().ForgetAfter},
+		MaxRetryInterval:  stdconfig.Duration{Duration: actorpool.DefaultOptions().MaxRetryInterval},
+		MaxReplicas:       100,
+		MaxParallelism:    64,
+		MaxTTL:            stdconfig.Duration{Duration: 24 * time.Hour},
 	}
 
 	configSection = config.MustRegisterSubSection(pluginID, &defaultConfig)

@@ -57,5 +57,12 @@ func (cfg Config) GetPFlagSet(prefix string) *pflag.FlagSet {
 	cmdFlags.String(fmt.Sprintf("%v%v", prefix, "heartbeat-interval"), defaultConfig.HeartbeatInterval.String(), "How often executors send a heartbeat when they have nothing else to say.")
 	cmdFlags.Int(fmt.Sprintf("%v%v", prefix, "missed-heartbeats"), defaultConfig.MissedHeartbeats, "How many heartbeat intervals of silence mark an executor lost.")
 	cmdFlags.String(fmt.Sprintf("%v%v", prefix, "resync-interval"), defaultConfig.ResyncInterval.String(), "How often a live environment's executor pods are converged again.")
+	cmdFlags.String(fmt.Sprintf("%v%v", prefix, "reconnect-grace"), defaultConfig.ReconnectGrace.String(), "How long the tasks of an executor whose connection ended wait for it to reconnect before they fail as lost (at once if its pod ended).")
+	cmdFlags.String(fmt.Sprintf("%v%v", prefix, "orphan-grace"), defaultConfig.OrphanGrace.String(), "How long tasks an executor reports that this pool does not know (after a restart) wait for FlytePropeller to submit them again before they are stopped.")
+	cmdFlags.String(fmt.Sprintf("%v%v", prefix, "forget-after"), defaultConfig.ForgetAfter.String(), "How long the pool keeps a task FlytePropeller no longer asks about (its workflow is gone) before it releases it.")
+	cmdFlags.String(fmt.Sprintf("%v%v", prefix, "max-retry-interval"), defaultConfig.MaxRetryInterval.String(), "Longest wait between attempts to create the executor pods of a failing environment.")
+	cmdFlags.Int(fmt.Sprintf("%v%v", prefix, "max-replicas"), defaultConfig.MaxReplicas, "Most executor pods (replica_count) one environment may ask for.")
+	cmdFlags.Int(fmt.Sprintf("%v%v", prefix, "max-parallelism"), defaultConfig.MaxParallelism, "Most tasks one executor pod may run at once (parallelism).")
+	cmdFlags.String(fmt.Sprintf("%v%v", prefix, "max-ttl"), defaultConfig.MaxTTL.String(), "Longest ttl_seconds an environment may ask for.")
 	return cmdFlags
 }

@@ -197,4 +197,102 @@ func TestConfig_SetFlags(t *testing.T) {
 			}
 		})
 	})
+	t.Run("Test_reconnect-grace", func(t *testing.T) {
+
+		t.Run("Override", func(t *testing.T) {
+			testValue := defaultConfig.ReconnectGrace.String()
+
+			cmdFlags.Set("reconnect-grace", testValue)
+			if vString, err := cmdFlags.GetString("reconnect-grace"); err == nil {
+				testDecodeJson_Config(t, fmt.Sprintf("%v", vString), &actual.ReconnectGrace)
+
+			} else {
+				assert.FailNow(t, err.Error())
+			}
+		})
+	})
+	t.Run("Test_orphan-grace", func(t *testing.T) {
+
+		t.Run("Override", func(t *testing.T) {
+			testValue := defaultConfig.OrphanGrace.String()
+
+			cmdFlags.Set("orphan-grace", testValue)
+			if vString, err := cmdFlags.GetString("orphan-grace"); err == nil {
+				testDecodeJson_Config(t, fmt.Sprintf("%v", vString), &actual.OrphanGrace)
+
+			} else {
+				assert.FailNow(t, err.Error())
+			}
+		})
+	})
+	t.Run("Test_forget-after", func(t *testing.T) {
+
+		t.Run("Override", func(t *testing.T) {
+			testValue := defaultConfig.ForgetAfter.String()
+
+			cmdFlags.Set("forget-after", testValue)
+			if vString, err := cmdFlags.GetString("forget-after"); err == nil {
+				testDecodeJson_Config(t, fmt.Sprintf("%v", vString), &actual.ForgetAfter)
+
+			} else {
+				assert.FailNow(t, err.Error())
+			}
+		})
+	})
+	t.Run("Test_max-retry-interval", func(t *testing.T) {
+
+		t.Run("Override", func(t *testing.T) {
+			testValue := defaultConfig.MaxRetryInterval.String()
+
+			cmdFlags.Set("max-retry-interval", testValue)
+			if vString, err := cmdFlags.GetString("max-retry-interval"); err == nil {
+				testDecodeJson_Config(t, fmt.Sprintf("%v", vString), &actual.MaxRetryInterval)
+
+			} else {
+				assert.FailNow(t, err.Error())
+			}
+		})
+	})
+	t.Run("Test_max-replicas", func(t *testing.T) {
+
+		t.Run("Override", func(t *testing.T) {
+			testValue := "1"
+
+			cmdFlags.Set("max-replicas", testValue)
+			if vInt, err := cmdFlags.GetInt("max-replicas"); err == nil {
+				testDecodeJson_Config(t, fmt.Sprintf("%v", vInt), &actual.MaxReplicas)
+
+			} else {
+				assert.FailNow(t, err.Error())
+			}
+		})
+	})
+	t.Run("Test_max-parallelism", func(t *testing.T) {
+
+		t.Run("Override", func(t *testing.T) {
+			testValue := "1"
+
+			cmdFlags.Set("max-parallelism", testValue)
+			if vInt, err := cmdFlags.GetInt("max-parallelism"); err == nil {
+				testDecodeJson_Config(t, fmt.Sprintf("%v", vInt), &actual.MaxParallelism)
+
+			} else {
+				assert.FailNow(t, err.Error())
+			}
+		})
+	})
+	t.Run("Test_max-ttl", func(t *testing.T) {
+
+		t.Run("Override", func(t *testing.T) {
+			testValue := defaultConfig.MaxTTL.String()
+
+			cmdFlags.Set("max-ttl", testValue)
+			if vString, err := cmdFlags.GetString("max-ttl"); err == nil {
+				testDecodeJson_Config(t, fmt.Sprintf("%v", vString), &actual.MaxTTL)
+
+			} else {
+				assert.FailNow(t, err.Error())
+			}
+		})
+	})
 }

@@ -51,6 +51,9 @@ func newTask(ctx context.Context, tCtx pluginsCore.TaskExecutionContext, cfg *Co
 		return actorpool.Task{}, fmt.Errorf("read task template: %w", err)
 	}
 	env, err := parseEnvironment(tmpl.GetCustom())
+	if err == nil {
+		err = checkLimits(env, cfg)
+	}
 	if err != nil {
 		return actorpool.Task{}, badSpecError{err}
 	}
