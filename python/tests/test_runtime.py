@@ -57,7 +57,8 @@ def test_run_task_applies_env_and_maps_exits(baseline, monkeypatch):
 
     assert worker.run_task(baseline, ["pyflyte-execute", "exit", "0"], {}) is None
     failed = worker.run_task(baseline, ["pyflyte-execute", "exit", "2"], {})
-    assert (failed.kind, failed.code, failed.retryable) == ("system", "EntrypointExited", True)
+    assert (failed.code, failed.exit_code) == ("EntrypointExited", 2), "the status a pod would have exited with"
+    assert worker.exit_status("a message") == 1 and worker.exit_status(None) == 0 and worker.exit_status(256 + 3) == 3
     crashed = worker.run_task(baseline, ["pyflyte-execute", "raise"], {})
     assert crashed.code == "EntrypointFailed" and "entrypoint blew up" in crashed.message
 
@@ -108,3 +109,12 @@ def test_fast_execute_downloads_the_bundle_and_runs_the_inner_command_in_process
     assert path[0] == os.path.realpath(dest), "the bundle's code comes first on sys.path"
     baseline.restore()
     assert os.path.realpath(dest) not in sys.path
+
+
+def test_failure_messages_are_truncated_keeping_the_end():
+    from flyteactors import contract
+
+    failure = worker.Failure(kind="system", code="X", retryable=True, message="x" * 100_000 + "the real reason")
+    assert len(failure.message.encode()) <= contract.MAX_FAILURE_MESSAGE_BYTES
+    assert failure.message.endswith("the real reason")
+    assert "(truncated)" in failure.message
