@@ -15,7 +15,7 @@ GO_PACKAGES := ./...
 # Integration tests build a kube-apiserver and propeller: give them room.
 INTEGRATION_TIMEOUT ?= 40m
 
-.PHONY: all venv generate build lint test test-unit test-python test-integration bench demo clean
+.PHONY: all venv generate build images lint test test-unit test-python test-integration bench demo clean
 
 all: generate lint build test
 
@@ -41,6 +41,15 @@ build:
 	go build $(GO_PACKAGES)
 	go build -o bin/flytepropeller ./cmd/flytepropeller
 	go build -o bin/actor-executor ./cmd/actor-executor
+
+## images: the executor image and FlytePropeller with the plugin (needs a Docker engine; this
+## machine has none). IMAGE_PREFIX and IMAGE_TAG name them.
+IMAGE_PREFIX ?= flyteactors
+IMAGE_TAG ?= dev
+images:
+	@docker info >/dev/null 2>&1 || { echo "make images needs a running Docker engine (docker info failed)"; exit 1; }
+	docker build -f images/executor/Dockerfile -t $(IMAGE_PREFIX)/actor-executor:$(IMAGE_TAG) .
+	docker build -f images/flytepropeller/Dockerfile -t $(IMAGE_PREFIX)/flytepropeller:$(IMAGE_TAG) .
 
 ## lint: gofmt, go vet and staticcheck on both modules, buf lint, ruff.
 lint: venv

@@ -34,6 +34,8 @@ func (p *Pool) AttachExecutor(h ExecutorHello, link ExecutorLink) (s *Session, c
 		cancel = append(cancel, p.adoptRunningLocked(s, h.Running, w)...)
 		env.sessions[h.PodName] = s
 		delete(env.awaiting, h.PodName)
+		// An executor runs: whatever kept the pods from starting is over.
+		env.podFailures, env.broken = 0, ""
 		for _, r := range h.Held {
 			p.resultLocked(s, r, w)
 		}
@@ -76,7 +78,7 @@ func (p *Pool) takeOverLocked(old, s *Session, reported map[string]bool, w *wake
 			continue
 		}
 		s.env.active--
-		p.failLocked(a, lostFailure(s.podName, fmt.Sprintf("it reconnected without task %s", id), ExecutorFate{}), w)
+		p.failLocked(a, lostFailure(s.podName, fmt.Sprintf("it reconnected without task %s", id), ExecutorPodState{}), w)
 	}
 	return cancel
 }
@@ -138,10 +140,14 @@ func (p *Pool) DetachExecutor(s *Session, reason string) {
 		env := s.env
 		if env.sessions[s.podName] == s {
 			delete(env.sessions, s.podName)
+			env.noteSessionsChanged(p.opts.Now())
 		}
 		if len(s.running) > 0 {
 			s.lostAt, s.lostReason = p.opts.Now(), reason
 			env.lost[s.podName] = s
+			if pod := env.pods[s.podName]; pod.Ended {
+				p.failLostLocked(s, pod, w) // its pod ended already: it will not reconnect
+			}
 		}
 		// Level-triggered: the Cluster replaces the pod if it is gone, and finds nothing to do if not.
 		env.ensuredAt = env.ensuredAt.Add(-p.opts.ResyncInterval)
@@ -151,7 +157,7 @@ func (p *Pool) DetachExecutor(s *Session, reason string) {
 }
 
 // failLostLocked fails the attempts of a lost session, which will not come back. p.mu must be held.
-func (p *Pool) failLostLocked(s *Session, fate ExecutorFate, w *wakeups) {
+func (p *Pool) failLostLocked(s *Session, fate ExecutorPodState, w *wakeups) {
 	if s.env.lost[s.podName] == s {
 		delete(s.env.lost, s.podName)
 	}
@@ -168,10 +174,10 @@ func (p *Pool) failLostLocked(s *Session, fate ExecutorFate, w *wakeups) {
 }
 
 // lostFailure is the failure of an attempt whose executor went away.
-func lostFailure(pod, why string, fate ExecutorFate) Failure {
+func lostFailure(pod, why string, fate ExecutorPodState) Failure {
 	msg := fmt.Sprintf("executor %s was lost while running the task: %s", pod, why)
-	if fate.Description != "" {
-		msg += "; its pod: " + fate.Description
+	if fate.Problem != "" {
+		msg += "; its pod: " + fate.Problem
 	}
 	return Failure{Kind: FailureSystem, Retryable: true, OOM: fate.OOM, Code: contract.CodeExecutorLost, Message: msg}
 }

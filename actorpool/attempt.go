@@ -31,8 +31,9 @@ type attempt struct {
 	// resultHeld is true once the executor reported a result for the attempt: it holds the result
 	// until the pool acknowledges it, which the pool does when the attempt is released.
 	resultHeld bool
-	// lastSeen is when the plugin last asked about the attempt.
+	// lastSeen is when the plugin last asked about the attempt; queuedAt when it was last queued.
 	lastSeen time.Time
+	queuedAt time.Time
 	// waiting is the last waiting reason the plugin was told, and waitingVersion how often it changed.
 	waiting        string
 	waitingVersion uint32

@@ -17,8 +17,9 @@ type Cluster interface {
 	// DiscoverEnvironments lists the environments the cluster holds (anchors, or executor pods whose
 	// anchor is gone), so that a restarted pool can look after those nobody submits to any more.
 	DiscoverEnvironments(ctx context.Context) ([]DiscoveredEnvironment, error)
-	// ExecutorFate says what became of an executor pod whose session ended.
-	ExecutorFate(ctx context.Context, namespace, pod string) (ExecutorFate, error)
+	// WatchExecutorPods tells observe how each executor pod is doing, whenever that changes, until ctx
+	// is done. observe must not block.
+	WatchExecutorPods(ctx context.Context, observe func(ExecutorPodState)) error
 }
 
 // DiscoveredEnvironment is an environment found in the cluster.
@@ -36,13 +37,21 @@ type DiscoveredEnvironment struct {
 	Pods []string
 }
 
-// ExecutorFate is what became of an executor pod.
-type ExecutorFate struct {
+// ExecutorPodState is how an executor pod is doing.
+type ExecutorPodState struct {
+	Namespace string
+	// EnvironmentID is the ID of the pod's environment.
+	EnvironmentID string
+	Pod           string
 	// Ended is true when the pod is gone or its executor container has terminated: the executor will
 	// not come back.
 	Ended bool
 	// OOM is true when the container was killed for running out of memory.
 	OOM bool
-	// Description says what happened, for people (reason, exit code, message).
-	Description string
+	// Problem says, for people, why the pod does not run its executor (an image that cannot be pulled,
+	// a missing secret, no room on any node, how it ended); empty while it starts normally or runs.
+	Problem string
+	// Permanent is true when the problem cannot heal by waiting or by a new pod of the same spec (an
+	// invalid image name, a runtime that cannot import flytekit, an executor the pool refused).
+	Permanent bool
 }

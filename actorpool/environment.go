@@ -38,13 +38,23 @@ type environment struct {
 	// have, or awaitingUntil passes, nothing is dispatched (see Pool.registerDiscovered).
 	awaiting      map[string]bool
 	awaitingUntil time.Time
+	// pods is how the environment's executor pods are doing, as the Cluster last said.
+	pods map[string]ExecutorPodState
+	// podFailures counts executor pods that ended in a row, without an executor attaching between;
+	// it sets the backoff before they are replaced.
+	podFailures int
+	// broken, once a pod reports a problem that cannot heal, says what it is: the environment makes
+	// no more pods, and its tasks fail, until it is deleted.
+	broken string
+	// sessionlessSince is when the environment was last left without connected executors.
+	sessionlessSince time.Time
 	// wake asks the environment's goroutine to look again; it never blocks a sender.
 	wake chan struct{}
 }
 
 func newEnvironment(spec EnvironmentSpec, id string) *environment {
 	return &environment{spec: spec, id: id, sessions: map[string]*Session{}, lost: map[string]*Session{},
-		awaiting: map[string]bool{}, wake: make(chan struct{}, 1)}
+		awaiting: map[string]bool{}, pods: map[string]ExecutorPodState{}, wake: make(chan struct{}, 1)}
 }
 
 // idle reports whether the environment has nothing queued and nothing running.
@@ -58,8 +68,9 @@ func (env *environment) poke() {
 	}
 }
 
-// enqueue appends a to the environment's queue.
-func (env *environment) enqueue(a *attempt) {
+// enqueue appends a to the environment's queue at now.
+func (env *environment) enqueue(a *attempt, now time.Time) {
+	a.queuedAt = now
 	env.queue.push(a)
 	env.poke()
 }
@@ -78,6 +89,8 @@ func (env *environment) freeSession() *Session {
 // waitingReason says why a queued attempt of the environment is not running yet.
 func (env *environment) waitingReason() string {
 	switch {
+	case env.broken != "":
+		return env.broken
 	case env.lastErr != nil:
 		return fmt.Sprintf("environment %s cannot start executors yet: %v", env.spec.Key.Name, env.lastErr)
 	case env.deleting:
@@ -85,6 +98,9 @@ func (env *environment) waitingReason() string {
 	case len(env.awaiting) > 0:
 		return fmt.Sprintf("waiting for %d executors of environment %s to reconnect after a restart", len(env.awaiting), env.spec.Key.Name)
 	case len(env.sessions) == 0:
+		if problems := env.podProblems(); problems != "its pods are still pending" {
+			return fmt.Sprintf("waiting for executors of environment %s to start: %s", env.spec.Key.Name, problems)
+		}
 		return fmt.Sprintf("waiting for executors of environment %s to start", env.spec.Key.Name)
 	default:
 		return fmt.Sprintf("waiting for a free slot on the %d executors of environment %s", len(env.sessions), env.spec.Key.Name)

@@ -8,10 +8,6 @@ import (
 	"github.com/flyteorg/flyte/flytestdlib/logger"
 )
 
-// fateCheckInterval is how often an environment looks at the pods of executors it waits for (lost
-// sessions, pods found at start) while it waits.
-const fateCheckInterval = time.Second
-
 // runEnvironment is the one goroutine that talks to the Cluster about env. Because it is the only one,
 // creating and deleting an environment's pods never race. It ends when the environment has been idle
 // for its TTL and is deleted, or when the pool's context is done.
@@ -36,9 +32,6 @@ func (p *Pool) runEnvironment(env *environment) {
 			resetTimer(timer, 0)
 			continue
 		}
-		if len(work.watch) > 0 {
-			p.checkFates(env, work.watch)
-		}
 		if work.ensure {
 			p.ensure(env)
 		}
@@ -46,15 +39,14 @@ func (p *Pool) runEnvironment(env *environment) {
 	}
 }
 
-// environmentWork is what an environment's goroutine does in one round.
+// environmentWork is what an environment's goroutine does with the Cluster in one round.
 type environmentWork struct {
 	teardown bool
 	ensure   bool
-	// watch are the pods whose fate to look at: those of lost sessions and those awaited after a restart.
-	watch []string
 }
 
-// plan decides what env's goroutine does now.
+// plan settles what time has decided for env (graces and timeouts that ran out) and decides what its
+// goroutine asks of the Cluster now.
 func (p *Pool) plan(env *environment) environmentWork {
 	var work environmentWork
 	p.update(func(w *wakeups) {
@@ -66,18 +58,15 @@ func (p *Pool) plan(env *environment) environmentWork {
 			work.teardown = true
 			return
 		}
-		for pod := range env.lost {
-			work.watch = append(work.watch, pod)
-		}
-		if p.awaitingLocked(env) {
-			for pod := range env.awaiting {
-				work.watch = append(work.watch, pod)
+		for _, s := range env.lost {
+			if now.Sub(s.lostAt) >= p.opts.ReconnectGrace {
+				p.failLostLocked(s, env.pods[s.podName], w)
 			}
-		} else {
-			p.dispatchLocked(env, w)
 		}
-		work.ensure = !env.discovered && (!env.ensured || now.Sub(env.ensuredAt) >= p.opts.ResyncInterval) &&
-			!now.Before(env.retryAt)
+		p.failUnstartedLocked(env, now, w)
+		p.dispatchLocked(env, w)
+		work.ensure = !env.discovered && env.broken == "" &&
+			(!env.ensured || now.Sub(env.ensuredAt) >= p.opts.ResyncInterval) && !now.Before(env.retryAt)
 	})
 	return work
 }
@@ -97,50 +86,29 @@ func (p *Pool) ensure(env *environment) {
 		env.secret = secret
 		env.ensured = true
 		env.ensuredAt = p.opts.Now()
+		env.forgetEndedPods()
 	})
 }
 
-// failedLocked records a failed Cluster call of env and when to try again: each failure in a row
-// doubles the wait, up to MaxRetryInterval, with some jitter so that failing environments do not
-// retry in step on the client's shared rate limit. p.mu must be held.
+// failedLocked records a failed Cluster call of env and backs off before the next. p.mu must be held.
 func (p *Pool) failedLocked(env *environment, err error) {
 	env.lastErr = err
 	env.failures++
-	wait := p.opts.RetryInterval << min(env.failures-1, 20)
-	wait = min(wait, p.opts.MaxRetryInterval)
-	wait += time.Duration(rand.Int64N(int64(wait)/5 + 1))
-	env.retryAt = p.opts.Now().Add(wait)
+	wait := p.backoffLocked(env, env.failures)
 	logger.Warnf(p.ctx, "environment %s: %v (failure %d in a row; next try in %s)", env.spec.Key, err, env.failures, wait.Round(time.Millisecond))
 }
 
-// checkFates looks at the pods env waits for and settles what they tell: the attempts of a lost
-// session fail once its pod has ended, or when the reconnect grace is over; an awaited pod that ended
-// is awaited no more.
-func (p *Pool) checkFates(env *environment, pods []string) {
-	fates := make(map[string]ExecutorFate, len(pods))
-	for _, pod := range pods {
-		fate, err := p.cluster.ExecutorFate(p.ctx, env.spec.Key.Namespace, pod)
-		if err != nil {
-			logger.Warnf(p.ctx, "environment %s: cannot tell what became of executor pod %s: %v", env.spec.Key, pod, err)
-			continue
-		}
-		fates[pod] = fate
+// backoffLocked sets env's next Cluster call n failures into a row of them: each failure doubles the
+// wait, up to MaxRetryInterval, with some jitter so that failing environments do not retry in step on
+// the client's shared rate limit. It returns the wait. p.mu must be held.
+func (p *Pool) backoffLocked(env *environment, n int) time.Duration {
+	wait := p.opts.RetryInterval << min(n-1, 20)
+	wait = min(wait, p.opts.MaxRetryInterval)
+	wait += time.Duration(rand.Int64N(int64(wait)/5 + 1))
+	if at := p.opts.Now().Add(wait); at.After(env.retryAt) {
+		env.retryAt = at
 	}
-	p.update(func(w *wakeups) {
-		now := p.opts.Now()
-		for pod, s := range env.lost {
-			fate := fates[pod]
-			if fate.Ended || now.Sub(s.lostAt) >= p.opts.ReconnectGrace {
-				p.failLostLocked(s, fate, w)
-			}
-		}
-		for pod := range env.awaiting {
-			if fates[pod].Ended {
-				delete(env.awaiting, pod)
-			}
-		}
-		p.dispatchLocked(env, w)
-	})
+	return wait
 }
 
 // teardown deletes env from the cluster. It returns true when env is gone from the pool; otherwise
@@ -160,7 +128,8 @@ func (p *Pool) teardown(env *environment) (gone bool) {
 			p.failedLocked(env, fmt.Errorf("delete environment: %w", err))
 			return
 		}
-		env.lastErr, env.failures, env.secret = nil, 0, ""
+		env.lastErr, env.failures, env.secret, env.broken, env.podFailures = nil, 0, "", "", 0
+		clear(env.pods)
 		if env.idle() {
 			delete(p.environments, env.id)
 			gone = true
@@ -174,34 +143,49 @@ func (p *Pool) teardown(env *environment) (gone bool) {
 func (p *Pool) closeSessionLocked(s *Session, reason string, w *wakeups) {
 	if s.env.sessions[s.podName] == s {
 		delete(s.env.sessions, s.podName)
+		s.env.noteSessionsChanged(p.opts.Now())
 	}
 	s.link.Close(reason)
 	s.lostReason = reason
-	p.failLostLocked(s, ExecutorFate{}, w)
+	p.failLostLocked(s, ExecutorPodState{}, w)
 	s.detached = true
 }
 
-// nextCheck returns how long env's goroutine may sleep before it must look at env again: a live
-// environment is converged again every ResyncInterval (or when its backoff ends after a failure), an
-// idle one is looked at when its TTL runs out, and one waiting for executors every fateCheckInterval.
+// nextCheck returns how long env's goroutine may sleep before it must look at env again: when its
+// resync, its backoff, its TTL, a reconnect grace, the wait for executors found at start, or the start
+// timeout of its oldest queued attempt runs out.
 func (p *Pool) nextCheck(env *environment) time.Duration {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	now := p.opts.Now()
 	next := p.opts.ResyncInterval
+	until := func(t time.Time) { next = min(next, max(t.Sub(now), 0)) }
 	if env.ensured {
-		next = min(next, max(env.ensuredAt.Add(p.opts.ResyncInterval).Sub(now), 0))
+		until(env.ensuredAt.Add(p.opts.ResyncInterval))
 	}
-	if env.failures > 0 {
-		next = min(next, max(env.retryAt.Sub(now), 0))
+	if now.Before(env.retryAt) {
+		until(env.retryAt)
 	}
 	if env.idle() {
-		next = min(next, max(env.spec.TTL-now.Sub(env.idleSince), 0))
+		until(env.idleSince.Add(env.spec.TTL))
 	}
-	if len(env.lost) > 0 || len(env.awaiting) > 0 {
-		next = min(next, fateCheckInterval)
+	for _, s := range env.lost {
+		until(s.lostAt.Add(p.opts.ReconnectGrace))
+	}
+	if len(env.awaiting) > 0 {
+		until(env.awaitingUntil)
+	}
+	if oldest := env.queue.head; oldest != nil && len(env.sessions) == 0 {
+		until(latest(oldest.queuedAt, env.sessionlessSince).Add(p.opts.StartTimeout))
 	}
 	return next
+}
+
+func latest(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
 }
 
 func resetTimer(t *time.Timer, d time.Duration) {

@@ -21,6 +21,9 @@ type Options struct {
 	// ForgetAfter is how long the pool keeps an attempt nobody asks about (its workflow is gone without
 	// an abort) before it releases it.
 	ForgetAfter time.Duration
+	// StartTimeout is how long a queued attempt waits for an executor of its environment to run before
+	// it fails, saying what the environment's pods report.
+	StartTimeout time.Duration
 	// Now returns the current time.
 	Now func() time.Time
 }
@@ -35,6 +38,7 @@ func DefaultOptions() Options {
 		ReconnectGrace:   20 * time.Second,
 		OrphanGrace:      2 * time.Minute,
 		ForgetAfter:      time.Hour,
+		StartTimeout:     10 * time.Minute,
 		Now:              time.Now,
 	}
 }
@@ -52,6 +56,7 @@ func (o Options) withDefaults() Options {
 	orDefault(&o.ReconnectGrace, d.ReconnectGrace)
 	orDefault(&o.OrphanGrace, d.OrphanGrace)
 	orDefault(&o.ForgetAfter, d.ForgetAfter)
+	orDefault(&o.StartTimeout, d.StartTimeout)
 	if o.Now == nil {
 		o.Now = d.Now
 	}

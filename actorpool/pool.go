@@ -53,9 +53,10 @@ func New(ctx context.Context, cluster Cluster, notify Notifier, opts Options) *P
 		environments: map[string]*environment{},
 		attempts:     map[string]*attempt{},
 	}
-	p.wg.Add(2)
+	p.wg.Add(3)
 	go p.discover()
 	go p.sweep()
+	go p.watchPods()
 	return p
 }
 
@@ -81,9 +82,13 @@ func (p *Pool) Submit(ctx context.Context, t Task) error {
 		env := p.environmentLocked(t.Environment)
 		a := newAttempt(t, env, p.opts.Now())
 		p.attempts[t.ID] = a
-		env.enqueue(a)
-		p.dispatchLocked(env, w)
 		submitted = true
+		if env.broken != "" {
+			p.failLocked(a, cannotStart(env.broken, false), w)
+			return
+		}
+		env.enqueue(a, p.opts.Now())
+		p.dispatchLocked(env, w)
 	})
 	if submitted {
 		logger.Debugf(ctx, "actor task %s submitted to environment %s", t.ID, t.Environment.Key)
@@ -170,6 +175,7 @@ func (p *Pool) environmentLocked(spec EnvironmentSpec) *environment {
 		return env
 	}
 	env := newEnvironment(spec, id)
+	env.sessionlessSince = p.opts.Now()
 	p.startEnvironmentLocked(env)
 	return env
 }

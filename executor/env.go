@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/flyteactors/flyteactors/go/contract"
 )
@@ -43,7 +44,16 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 			return Config{}, err
 		}
 	}
+	var warmup time.Duration
+	if s := getenv(contract.EnvWarmupTimeout); s != "" {
+		d, err := time.ParseDuration(s)
+		if err != nil {
+			return Config{}, fmt.Errorf("%s=%q is not a duration", contract.EnvWarmupTimeout, s)
+		}
+		warmup = d
+	}
 	cfg := Config{
+		WarmupTimeout:  warmup,
 		PoolAddress:    getenv(contract.EnvPoolAddress),
 		EnvironmentID:  getenv(contract.EnvEnvironmentID),
 		PodName:        getenv(contract.EnvPodName),

@@ -40,7 +40,18 @@ type Config struct {
 	Stdout, Stderr io.Writer
 	// ReconnectDelay is how long to wait before reconnecting after a session ends. Default 500ms.
 	ReconnectDelay time.Duration
+	// WarmupTimeout is how long the runtimes may take to warm up. Default contract.DefaultWarmupTimeout.
+	WarmupTimeout time.Duration
 }
+
+// Errors Run ends with, for which the executor's process exits with a code of its own (package
+// contract), so that the pool can tell why its pod ended.
+var (
+	// ErrRefused: the pool refused the executor for good.
+	ErrRefused = errors.New("the pool refused this executor")
+	// ErrRuntimeCannotStart: a Python runtime could not start or warm up.
+	ErrRuntimeCannotStart = errors.New("the Python runtime could not start")
+)
 
 // Validate reports the first missing or bad setting.
 func (c Config) Validate() error {
@@ -108,6 +119,9 @@ func New(cfg Config) (*Executor, error) {
 	if cfg.ReconnectDelay <= 0 {
 		cfg.ReconnectDelay = 500 * time.Millisecond
 	}
+	if cfg.WarmupTimeout <= 0 {
+		cfg.WarmupTimeout = contract.DefaultWarmupTimeout
+	}
 	if cfg.RuntimeEnv == nil {
 		cfg.RuntimeEnv = withoutIdentity(os.Environ())
 	}
@@ -129,8 +143,17 @@ func New(cfg Config) (*Executor, error) {
 // good (wrong token, unsupported protocol). Tasks still running when ctx ends are stopped.
 func (x *Executor) Run(ctx context.Context) error {
 	defer x.stop()
-	if err := x.warm(ctx); err != nil {
-		return err
+	warmCtx, cancelWarm := context.WithTimeout(ctx, x.cfg.WarmupTimeout)
+	err := x.warm(warmCtx)
+	cancelWarm()
+	if err != nil && ctx.Err() == nil {
+		if errors.Is(err, context.DeadlineExceeded) {
+			err = fmt.Errorf("not warm after %s", x.cfg.WarmupTimeout)
+		}
+		return fmt.Errorf("%w: %w", ErrRuntimeCannotStart, err)
+	}
+	if ctx.Err() != nil {
+		return nil
 	}
 	conn, err := grpc.NewClient(x.cfg.PoolAddress,
 		grpc.WithTransportCredentials(insecure.NewCredentials()),
@@ -150,7 +173,7 @@ func (x *Executor) Run(ctx context.Context) error {
 		}
 		switch status.Code(err) {
 		case codes.PermissionDenied, codes.FailedPrecondition, codes.InvalidArgument:
-			return fmt.Errorf("the pool refused this executor: %w", err)
+			return fmt.Errorf("%w: %w", ErrRefused, err)
 		}
 		fmt.Fprintf(x.cfg.Stderr, "actor executor: session with pool ended: %v; reconnecting\n", err)
 		select {

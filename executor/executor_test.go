@@ -5,6 +5,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"testing"
 	"time"
@@ -214,4 +215,42 @@ func TestConfigFromEnvReadsTheTokenHandedOver(t *testing.T) {
 	cfg, err := ConfigFromEnv(func(k string) string { return env[k] })
 	require.NoError(t, err)
 	assert.Equal(t, "handed-over", cfg.Token)
+}
+
+// TestRuntimeThatCannotStartEndsTheExecutor (issue 9): no flytekit, an import that fails, or a warm-up
+// that never ends: the executor stops with ErrRuntimeCannotStart (its own exit code) and the
+// runtime's own words before it.
+func TestRuntimeThatCannotStartEndsTheExecutor(t *testing.T) {
+	for name, tc := range map[string]struct {
+		command []string
+		says    string
+	}{
+		"import fails":    {[]string{"python3", "-c", "import no_such_module_anywhere"}, "No module named 'no_such_module_anywhere'"},
+		"never gets warm": {[]string{"sleep", "60"}, "not warm after 300ms"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			out := &syncBuffer{}
+			x, err := New(Config{PoolAddress: "127.0.0.1:1", EnvironmentID: "e", PodName: "p", Token: "t", Slots: 2,
+				RuntimeCommand: tc.command, Stdout: out, Stderr: out, WarmupTimeout: 300 * time.Millisecond})
+			require.NoError(t, err)
+			start := time.Now()
+			err = x.Run(context.Background())
+			require.ErrorIs(t, err, ErrRuntimeCannotStart)
+			assert.Less(t, time.Since(start), 10*time.Second)
+			assert.Contains(t, err.Error()+out.String(), tc.says)
+		})
+	}
+}
+
+func TestInstallCopiesTheExecutor(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "flyte-actor")
+	require.NoError(t, Install(dir))
+	self, err := os.Executable()
+	require.NoError(t, err)
+	want, err := os.Stat(self)
+	require.NoError(t, err)
+	got, err := os.Stat(filepath.Join(dir, "actor-executor"))
+	require.NoError(t, err)
+	assert.Equal(t, want.Size(), got.Size())
+	assert.NotZero(t, got.Mode()&0o111, "executable")
 }

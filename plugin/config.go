@@ -6,8 +6,11 @@ import (
 	"github.com/flyteorg/flyte/flyteplugins/go/tasks/config"
 	stdconfig "github.com/flyteorg/flyte/flytestdlib/config"
 
+	corev1 "k8s.io/api/core/v1"
+
 	"github.com/flyteactors/flyteactors/actorpool"
 	"github.com/flyteactors/flyteactors/actorpool/executorsvc"
+	"github.com/flyteactors/flyteactors/go/contract"
 )
 
 //go:generate go tool pflags Config --default-var=defaultConfig
@@ -18,8 +21,17 @@ type Config struct {
 	ListenAddress string `json:"listen-address" pflag:",Address the actor pool's executor service listens on (host:port)."`
 	// AdvertiseAddress is what executor pods dial to reach the pool.
 	AdvertiseAddress string `json:"advertise-address" pflag:",host:port executor pods dial to reach the actor pool, e.g. the FlytePropeller service's DNS name and the listen port."`
-	// ExecutorCommand is the primary container command of executor pods.
-	ExecutorCommand []string `json:"executor-command" pflag:",Command of the executor pods' primary container; the actor-executor binary must be on the image's PATH or named by path."`
+	// ExecutorImage is the image an init container installs the executor from; empty: the task's image
+	// must hold it (ExecutorCommand).
+	ExecutorImage string `json:"executor-image" pflag:",Image of the actor executor (a static binary) that an init container installs into every executor pod, so that any image with Python, flytekit and flyteactors works. Empty: the task's image must hold the executor (see executor-command)."`
+	// ExecutorImagePullPolicy is the pull policy of ExecutorImage.
+	ExecutorImagePullPolicy string `json:"executor-image-pull-policy" pflag:",Pull policy of executor-image (Always, IfNotPresent, Never)."`
+	// ExecutorCommand is the primary container command of executor pods when ExecutorImage is empty.
+	ExecutorCommand []string `json:"executor-command" pflag:",Command of the executor pods' primary container when executor-image is empty; the actor-executor binary must be on the image's PATH or named by path."`
+	// StartTimeout is how long a task waits for an executor of its environment to run.
+	StartTimeout stdconfig.Duration `json:"start-timeout" pflag:",How long a task waits for an executor of its environment to start before it fails with what the executor pods report."`
+	// WarmupTimeout is how long an executor's Python runtimes may take to warm up.
+	WarmupTimeout stdconfig.Duration `json:"warmup-timeout" pflag:",How long an executor's Python runtimes may take to start and import flytekit."`
 	// DefaultTTL applies to environments whose spec gives no ttl_seconds.
 	DefaultTTL stdconfig.Duration `json:"default-ttl" pflag:",How long an environment without ttl_seconds stays up with nothing to do."`
 	// HeartbeatInterval is how often idle executors must speak.
@@ -48,20 +60,23 @@ var (
 	// defaultConfig is the one place the plugin's defaults are written; the pool's and the executor
 	// service's own come from their packages.
 	defaultConfig = Config{
-		ListenAddress:     ":8089",
-		AdvertiseAddress:  "flytepropeller.flyte.svc.cluster.local:8089",
-		ExecutorCommand:   []string{"actor-executor"},
-		DefaultTTL:        stdconfig.Duration{Duration: 90 * time.Second},
-		HeartbeatInterval: stdconfig.Duration{Duration: executorsvc.DefaultOptions().HeartbeatInterval},
-		MissedHeartbeats:  executorsvc.DefaultOptions().MissedHeartbeats,
-		ResyncInterval:    stdconfig.Duration{Duration: actorpool.DefaultOptions().ResyncInterval},
-		ReconnectGrace:    stdconfig.Duration{Duration: actorpool.DefaultOptions().ReconnectGrace},
-		OrphanGrace:       stdconfig.Duration{Duration: actorpool.DefaultOptions().OrphanGrace},
-		ForgetAfter:       stdconfig.Duration{Duration: actorpool.DefaultOptions().ForgetAfter},
-		MaxRetryInterval:  stdconfig.Duration{Duration: actorpool.DefaultOptions().MaxRetryInterval},
-		MaxReplicas:       100,
-		MaxParallelism:    64,
-		MaxTTL:            stdconfig.Duration{Duration: 24 * time.Hour},
+		ListenAddress:           ":8089",
+		AdvertiseAddress:        "flytepropeller.flyte.svc.cluster.local:8089",
+		ExecutorImagePullPolicy: string(corev1.PullIfNotPresent),
+		ExecutorCommand:         []string{"actor-executor"},
+		StartTimeout:            stdconfig.Duration{Duration: actorpool.DefaultOptions().StartTimeout},
+		WarmupTimeout:           stdconfig.Duration{Duration: contract.DefaultWarmupTimeout},
+		DefaultTTL:              stdconfig.Duration{Duration: 90 * time.Second},
+		HeartbeatInterval:       stdconfig.Duration{Duration: executorsvc.DefaultOptions().HeartbeatInterval},
+		MissedHeartbeats:        executorsvc.DefaultOptions().MissedHeartbeats,
+		ResyncInterval:          stdconfig.Duration{Duration: actorpool.DefaultOptions().ResyncInterval},
+		ReconnectGrace:          stdconfig.Duration{Duration: actorpool.DefaultOptions().ReconnectGrace},
+		OrphanGrace:             stdconfig.Duration{Duration: actorpool.DefaultOptions().OrphanGrace},
+		ForgetAfter:             stdconfig.Duration{Duration: actorpool.DefaultOptions().ForgetAfter},
+		MaxRetryInterval:        stdconfig.Duration{Duration: actorpool.DefaultOptions().MaxRetryInterval},
+		MaxReplicas:             100,
+		MaxParallelism:          64,
+		MaxTTL:                  stdconfig.Duration{Duration: 24 * time.Hour},
 	}
 
 	configSection = config.MustRegisterSubSection(pluginID, &defaultConfig)

@@ -127,6 +127,34 @@ func TestConfig_SetFlags(t *testing.T) {
 			}
 		})
 	})
+	t.Run("Test_executor-image", func(t *testing.T) {
+
+		t.Run("Override", func(t *testing.T) {
+			testValue := "1"
+
+			cmdFlags.Set("executor-image", testValue)
+			if vString, err := cmdFlags.GetString("executor-image"); err == nil {
+				testDecodeJson_Config(t, fmt.Sprintf("%v", vString), &actual.ExecutorImage)
+
+			} else {
+				assert.FailNow(t, err.Error())
+			}
+		})
+	})
+	t.Run("Test_executor-image-pull-policy", func(t *testing.T) {
+
+		t.Run("Override", func(t *testing.T) {
+			testValue := "1"
+
+			cmdFlags.Set("executor-image-pull-policy", testValue)
+			if vString, err := cmdFlags.GetString("executor-image-pull-policy"); err == nil {
+				testDecodeJson_Config(t, fmt.Sprintf("%v", vString), &actual.ExecutorImagePullPolicy)
+
+			} else {
+				assert.FailNow(t, err.Error())
+			}
+		})
+	})
 	t.Run("Test_executor-command", func(t *testing.T) {
 
 		t.Run("Override", func(t *testing.T) {
@@ -135,6 +163,34 @@ func TestConfig_SetFlags(t *testing.T) {
 			cmdFlags.Set("executor-command", testValue)
 			if vStringSlice, err := cmdFlags.GetStringSlice("executor-command"); err == nil {
 				testDecodeRaw_Config(t, join_Config(vStringSlice, ","), &actual.ExecutorCommand)
+
+			} else {
+				assert.FailNow(t, err.Error())
+			}
+		})
+	})
+	t.Run("Test_start-timeout", func(t *testing.T) {
+
+		t.Run("Override", func(t *testing.T) {
+			testValue := defaultConfig.StartTimeout.String()
+
+			cmdFlags.Set("start-timeout", testValue)
+			if vString, err := cmdFlags.GetString("start-timeout"); err == nil {
+				testDecodeJson_Config(t, fmt.Sprintf("%v", vString), &actual.StartTimeout)
+
+			} else {
+				assert.FailNow(t, err.Error())
+			}
+		})
+	})
+	t.Run("Test_warmup-timeout", func(t *testing.T) {
+
+		t.Run("Override", func(t *testing.T) {
+			testValue := defaultConfig.WarmupTimeout.String()
+
+			cmdFlags.Set("warmup-timeout", testValue)
+			if vString, err := cmdFlags.GetString("warmup-timeout"); err == nil {
+				testDecodeJson_Config(t, fmt.Sprintf("%v", vString), &actual.WarmupTimeout)
 
 			} else {
 				assert.FailNow(t, err.Error())

@@ -185,15 +185,21 @@ func startPool(ctx context.Context, iCtx pluginsCore.SetupContext, cfg *Config) 
 		}
 	}
 	cluster := kubepods.New(clientset, kubepods.Options{
-		PoolAddress: cfg.AdvertiseAddress,
-		Namespace:   watchedNamespace(propellerconfig.GetConfig().LimitNamespace),
+		PoolAddress:   cfg.AdvertiseAddress,
+		Namespace:     watchedNamespace(propellerconfig.GetConfig().LimitNamespace),
+		WarmupTimeout: cfg.WarmupTimeout.Duration,
 	})
+	go func() {
+		<-ctx.Done()
+		cluster.Close()
+	}()
 	pool := actorpool.New(ctx, cluster, notify, actorpool.Options{
 		ResyncInterval:   cfg.ResyncInterval.Duration,
 		ReconnectGrace:   cfg.ReconnectGrace.Duration,
 		OrphanGrace:      cfg.OrphanGrace.Duration,
 		ForgetAfter:      cfg.ForgetAfter.Duration,
 		MaxRetryInterval: cfg.MaxRetryInterval.Duration,
+		StartTimeout:     cfg.StartTimeout.Duration,
 	})
 	lis, err := net.Listen("tcp", cfg.ListenAddress)
 	if err != nil {

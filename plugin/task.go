@@ -81,6 +81,7 @@ func newTask(ctx context.Context, tCtx pluginsCore.TaskExecutionContext, cfg *Co
 	}
 
 	pod, primaryName := executorPod(meta, tmpl, podSpec, objectMeta, primary, cfg)
+	injectExecutor(pod, primaryName, cfg)
 	if err := addSecretInjection(tmpl, pod); err != nil {
 		return actorpool.Task{}, badSpecError{err}
 	}

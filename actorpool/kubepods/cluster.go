@@ -24,9 +24,9 @@ import (
 	utilrand "k8s.io/apimachinery/pkg/util/rand"
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/record"
 	"k8s.io/utils/ptr"
 
-	"github.com/flyteorg/flyte/flyteplugins/go/tasks/pluginmachinery/flytek8s"
 	"github.com/flyteorg/flyte/flyteplugins/go/tasks/pluginmachinery/utils"
 
 	"github.com/flyteactors/flyteactors/actorpool"
@@ -59,21 +59,27 @@ const (
 type Options struct {
 	// PoolAddress is the host:port executor pods dial to reach the pool.
 	PoolAddress string
-	// Namespace limits discovery to one namespace; empty means every namespace.
+	// Namespace limits discovery and the watch of executor pods to one namespace; empty means every
+	// namespace.
 	Namespace string
+	// WarmupTimeout, if set, is how long executors wait for their Python runtimes to warm up.
+	WarmupTimeout time.Duration
 }
 
-// Cluster implements actorpool.Cluster over a Kubernetes clientset.
+// Cluster implements actorpool.Cluster over a Kubernetes clientset. Close it when done.
 type Cluster struct {
-	client kubernetes.Interface
-	opts   Options
+	client      kubernetes.Interface
+	opts        Options
+	recorder    record.EventRecorder
+	broadcaster record.EventBroadcaster
 }
 
 var _ actorpool.Cluster = (*Cluster)(nil)
 
 // New returns a Cluster that works through client.
 func New(client kubernetes.Interface, opts Options) *Cluster {
-	return &Cluster{client: client, opts: opts}
+	recorder, broadcaster := newRecorder(client.CoreV1())
+	return &Cluster{client: client, opts: opts, recorder: recorder, broadcaster: broadcaster}
 }
 
 // EnsureEnvironment makes sure the environment's anchor exists and spec.Replicas of its executor pods
@@ -168,6 +174,8 @@ func (c *Cluster) DeleteEnvironment(ctx context.Context, namespace, id string) e
 		if err := secrets.Delete(ctx, a.Name, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
 			return fmt.Errorf("delete anchor %s/%s: %w", a.Namespace, a.Name, err)
 		}
+		c.recorder.Eventf(anchorRef(a.Namespace, id, a.UID), corev1.EventTypeNormal, EventDeletedEnvironment,
+			"deleted the environment's %d executor pods and its anchor", len(list.Items))
 	}
 	return nil
 }
@@ -214,46 +222,6 @@ func (c *Cluster) DiscoverEnvironments(ctx context.Context) ([]actorpool.Discove
 	return out, nil
 }
 
-// ExecutorFate looks at an executor pod whose session ended.
-func (c *Cluster) ExecutorFate(ctx context.Context, namespace, name string) (actorpool.ExecutorFate, error) {
-	pod, err := c.client.CoreV1().Pods(namespace).Get(ctx, name, metav1.GetOptions{})
-	switch {
-	case apierrors.IsNotFound(err):
-		return actorpool.ExecutorFate{Ended: true, Description: "the pod is gone"}, nil
-	case err != nil:
-		return actorpool.ExecutorFate{}, fmt.Errorf("get executor pod %s/%s: %w", namespace, name, err)
-	}
-	return fateOf(pod), nil
-}
-
-// fateOf reads a pod's status the way Flyte's pod plugin does (flytek8s.OOMKilled).
-func fateOf(pod *corev1.Pod) actorpool.ExecutorFate {
-	var fate actorpool.ExecutorFate
-	var parts []string
-	if pod.DeletionTimestamp != nil {
-		fate.Ended = true
-		parts = append(parts, "the pod is being deleted")
-	}
-	if pod.Status.Phase == corev1.PodSucceeded || pod.Status.Phase == corev1.PodFailed {
-		fate.Ended = true
-		parts = append(parts, "phase "+string(pod.Status.Phase))
-	}
-	if pod.Status.Reason != "" || pod.Status.Message != "" {
-		parts = append(parts, strings.TrimSpace(pod.Status.Reason+" "+pod.Status.Message))
-	}
-	for _, s := range pod.Status.ContainerStatuses {
-		t := s.State.Terminated
-		if t == nil {
-			continue
-		}
-		fate.Ended = true
-		fate.OOM = fate.OOM || strings.Contains(t.Reason, flytek8s.OOMKilled)
-		parts = append(parts, fmt.Sprintf("container %s terminated with exit code %d (%s) %s", s.Name, t.ExitCode, t.Reason, t.Message))
-	}
-	fate.Description = strings.TrimSpace(strings.Join(parts, "; "))
-	return fate
-}
-
 // ensureAnchor returns the environment's anchor, creating it with a new secret if there is none.
 func (c *Cluster) ensureAnchor(ctx context.Context, spec actorpool.EnvironmentSpec) (*corev1.Secret, error) {
 	secrets := c.client.CoreV1().Secrets(spec.Key.Namespace)
@@ -272,7 +240,7 @@ func (c *Cluster) ensureAnchor(ctx context.Context, spec actorpool.EnvironmentSp
 	}
 	anchor := &corev1.Secret{
 		ObjectMeta: metav1.ObjectMeta{
-			Name:        "flyte-actor-" + spec.Key.ID(),
+			Name:        anchorName(spec.Key.ID()),
 			Namespace:   spec.Key.Namespace,
 			Labels:      map[string]string{LabelEnvironment: spec.Key.ID(), LabelRole: RoleAnchor},
 			Annotations: describe(spec),
@@ -316,9 +284,14 @@ func (c *Cluster) createExecutor(ctx context.Context, spec actorpool.Environment
 		corev1.EnvVar{Name: contract.EnvToken, ValueFrom: &corev1.EnvVarSource{
 			SecretKeyRef: &corev1.SecretKeySelector{LocalObjectReference: corev1.LocalObjectReference{Name: anchor.Name}, Key: podTokenPrefix + name}}},
 	)
+	if c.opts.WarmupTimeout > 0 {
+		container.Env = append(container.Env, corev1.EnvVar{Name: contract.EnvWarmupTimeout, Value: c.opts.WarmupTimeout.String()})
+	}
 	if _, err := c.client.CoreV1().Pods(pod.Namespace).Create(ctx, pod, metav1.CreateOptions{}); err != nil {
 		return fmt.Errorf("create executor pod of %s: %w", spec.Key, err)
 	}
+	c.recorder.Eventf(anchorRef(anchor.Namespace, spec.Key.ID(), anchor.UID), corev1.EventTypeNormal, EventCreatedExecutorPod,
+		"created executor pod %s", name)
 	return nil
 }
 

@@ -184,31 +184,86 @@ func TestDiscoverFindsAnchorsAndPodsWithoutAnchor(t *testing.T) {
 	assert.Len(t, orphan.Pods, 1)
 }
 
-func TestExecutorFateReadsThePodLikeFlyte(t *testing.T) {
+// TestStateOfSaysWhyAPodDoesNotRun (issue 9): each cause of "cannot start", whether it can heal, and
+// how a pod ended.
+func TestStateOfSaysWhyAPodDoesNotRun(t *testing.T) {
+	waiting := func(reason, msg string) corev1.PodStatus {
+		return corev1.PodStatus{Phase: corev1.PodPending, ContainerStatuses: []corev1.ContainerStatus{{Name: "actor",
+			State: corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: reason, Message: msg}}}}}
+	}
+	terminated := func(code int32, reason, msg string) corev1.PodStatus {
+		return corev1.PodStatus{Phase: corev1.PodFailed, ContainerStatuses: []corev1.ContainerStatus{{Name: "actor",
+			State: corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{ExitCode: code, Reason: reason, Message: msg}}}}}
+	}
+	for name, tc := range map[string]struct {
+		status          corev1.PodStatus
+		problem         string
+		ended, perm, oo bool
+	}{
+		"starting":       {status: waiting("ContainerCreating", ""), problem: ""},
+		"image pull":     {status: waiting("ImagePullBackOff", `Back-off pulling image "nope:1"`), problem: `ImagePullBackOff: Back-off pulling image "nope:1"`},
+		"invalid image":  {status: waiting("InvalidImageName", `couldn't parse image name "Bad::1"`), problem: "InvalidImageName", perm: true},
+		"missing secret": {status: waiting("CreateContainerConfigError", `secret "db" not found`), problem: `CreateContainerConfigError: secret "db" not found`},
+		"crash loop":     {status: waiting("CrashLoopBackOff", "back-off 5m0s"), problem: "CrashLoopBackOff"},
+		"unschedulable":  {status: corev1.PodStatus{Phase: corev1.PodPending, Conditions: []corev1.PodCondition{{Type: corev1.PodScheduled, Status: corev1.ConditionFalse, Reason: "Unschedulable", Message: "0/3 nodes are available: 3 Insufficient cpu."}}}, problem: "Unschedulable: 0/3 nodes are available: 3 Insufficient cpu."},
+		"runtime cannot start": {status: terminated(contract.ExitCodeRuntimeCannotStart, "Error", "ModuleNotFoundError: No module named 'flytekit'"),
+			problem: "the executor's Python runtime could not start: ModuleNotFoundError: No module named 'flytekit'", ended: true, perm: true},
+		"refused": {status: terminated(contract.ExitCodeRefused, "Error", ""), problem: "the actor pool refused the executor", ended: true},
+		"oom":     {status: terminated(137, "OOMKilled", ""), problem: "exited with code 137 (OOMKilled)", ended: true, oo: true},
+		"evicted": {status: corev1.PodStatus{Phase: corev1.PodFailed, Reason: "Evicted", Message: "The node was low on resource: memory."}, problem: "Evicted: The node was low on resource: memory.", ended: true},
+		"running": {status: corev1.PodStatus{Phase: corev1.PodRunning}, problem: ""},
+	} {
+		t.Run(name, func(t *testing.T) {
+			pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "p", Namespace: "ns", Labels: map[string]string{LabelEnvironment: "e"}}, Status: tc.status}
+			s := stateOf(pod)
+			assert.Equal(t, "e", s.EnvironmentID)
+			if tc.problem == "" {
+				assert.Empty(t, s.Problem)
+			} else {
+				assert.Contains(t, s.Problem, tc.problem)
+			}
+			assert.Equal(t, tc.ended, s.Ended)
+			assert.Equal(t, tc.perm, s.Permanent)
+			assert.Equal(t, tc.oo, s.OOM)
+		})
+	}
+}
+
+// TestWatchReportsExecutorPodsOnly (issue 9): the informer sees executor pods and says how they do.
+func TestWatchReportsExecutorPodsOnly(t *testing.T) {
 	client := fake.NewClientset()
 	cluster := New(client, Options{PoolAddress: "pool:8089"})
-	ctx := context.Background()
-	_, err := cluster.EnsureEnvironment(ctx, spec(1))
+	t.Cleanup(cluster.Close)
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	states := make(chan actorpool.ExecutorPodState, 10)
+	go func() { _ = cluster.WatchExecutorPods(ctx, func(s actorpool.ExecutorPodState) { states <- s }) }()
+
+	_, err := client.CoreV1().Pods("ns").Create(ctx, &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "someone-else", Namespace: "ns"}}, metav1.CreateOptions{})
+	require.NoError(t, err)
+	_, err = cluster.EnsureEnvironment(ctx, spec(1))
 	require.NoError(t, err)
 	pod := pods(t, client)[0]
-
-	fate, err := cluster.ExecutorFate(ctx, "ns", pod.Name)
-	require.NoError(t, err)
-	assert.False(t, fate.Ended, "a pod that runs has not ended")
-
-	pod.Status.Phase = corev1.PodFailed
+	if pod.Name == "someone-else" {
+		pod = pods(t, client)[1]
+	}
+	pod.Status.Phase = corev1.PodPending
 	pod.Status.ContainerStatuses = []corev1.ContainerStatus{{Name: "actor", State: corev1.ContainerState{
-		Terminated: &corev1.ContainerStateTerminated{ExitCode: 137, Reason: "OOMKilled"}}}}
+		Waiting: &corev1.ContainerStateWaiting{Reason: "ImagePullBackOff", Message: "no such image"}}}}
 	_, err = client.CoreV1().Pods("ns").UpdateStatus(ctx, &pod, metav1.UpdateOptions{})
 	require.NoError(t, err)
-	fate, err = cluster.ExecutorFate(ctx, "ns", pod.Name)
-	require.NoError(t, err)
-	assert.True(t, fate.Ended)
-	assert.True(t, fate.OOM)
-	assert.Contains(t, fate.Description, "exit code 137 (OOMKilled)")
+	require.NoError(t, client.CoreV1().Pods("ns").Delete(ctx, pod.Name, metav1.DeleteOptions{}))
 
-	fate, err = cluster.ExecutorFate(ctx, "ns", "no-such-pod")
-	require.NoError(t, err)
-	assert.True(t, fate.Ended)
-	assert.Contains(t, fate.Description, "gone")
+	var seen []actorpool.ExecutorPodState
+	for len(seen) < 3 {
+		select {
+		case s := <-states:
+			assert.Equal(t, pod.Name, s.Pod, "only executor pods are watched")
+			seen = append(seen, s)
+		case <-time.After(5 * time.Second):
+			t.Fatalf("saw only %v", seen)
+		}
+	}
+	assert.Contains(t, seen[1].Problem, "ImagePullBackOff: no such image")
+	assert.True(t, seen[2].Ended)
 }

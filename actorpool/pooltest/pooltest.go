@@ -33,7 +33,8 @@ type Cluster struct {
 	deleted    map[string]int
 	err        error
 	discovered []actorpool.DiscoveredEnvironment
-	fates      map[string]actorpool.ExecutorFate
+	pods       map[string]actorpool.ExecutorPodState
+	observe    func(actorpool.ExecutorPodState)
 	calls      map[string]int
 	// deleteStarted and deleteResult, when set, hold DeleteEnvironment until the test says how it ends.
 	deleteStarted chan struct{}
@@ -44,7 +45,7 @@ var _ actorpool.Cluster = (*Cluster)(nil)
 
 // NewCluster returns a Cluster that has been asked nothing yet.
 func NewCluster() *Cluster {
-	return &Cluster{deleted: map[string]int{}, fates: map[string]actorpool.ExecutorFate{}, calls: map[string]int{}}
+	return &Cluster{deleted: map[string]int{}, pods: map[string]actorpool.ExecutorPodState{}, calls: map[string]int{}}
 }
 
 // EnsureEnvironment records spec and returns its secret, or the error given to FailWith.
@@ -114,18 +115,31 @@ func (c *Cluster) Discovered(envs ...actorpool.DiscoveredEnvironment) {
 	c.discovered = envs
 }
 
-// ExecutorFate returns the fate SetFate gave pod; a pod without one is still running.
-func (c *Cluster) ExecutorFate(_ context.Context, _, pod string) (actorpool.ExecutorFate, error) {
+// WatchExecutorPods tells observe the states SetPod gave, and every later one, until ctx is done.
+func (c *Cluster) WatchExecutorPods(ctx context.Context, observe func(actorpool.ExecutorPodState)) error {
 	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.fates[pod], nil
+	c.observe = observe
+	known := make([]actorpool.ExecutorPodState, 0, len(c.pods))
+	for _, s := range c.pods {
+		known = append(known, s)
+	}
+	c.mu.Unlock()
+	for _, s := range known {
+		observe(s)
+	}
+	<-ctx.Done()
+	return nil
 }
 
-// SetFate sets what became of executor pod pod.
-func (c *Cluster) SetFate(pod string, fate actorpool.ExecutorFate) {
+// SetPod says how an executor pod is doing, as a watch of the pods would.
+func (c *Cluster) SetPod(state actorpool.ExecutorPodState) {
 	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.fates[pod] = fate
+	c.pods[state.Pod] = state
+	observe := c.observe
+	c.mu.Unlock()
+	if observe != nil {
+		observe(state)
+	}
 }
 
 // FailWith makes every later EnsureEnvironment fail with err (nil: succeed again).

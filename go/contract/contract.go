@@ -20,7 +20,13 @@ const (
 	EnvToken = "FLYTE_ACTOR_TOKEN"
 	// EnvSlots is how many tasks the executor runs at once.
 	EnvSlots = "FLYTE_ACTOR_SLOTS"
+	// EnvWarmupTimeout is how long the executor's Python runtimes may take to warm up (a Go duration;
+	// DefaultWarmupTimeout when unset).
+	EnvWarmupTimeout = "FLYTE_ACTOR_WARMUP_TIMEOUT"
 )
+
+// DefaultWarmupTimeout is how long an executor waits for its Python runtimes to warm up unless told.
+const DefaultWarmupTimeout = 5 * time.Minute
 
 // Failure codes: executor-proto's Failure.code, the pool's Failure.Code, and the code of the
 // ExecutionError Flyte records for the task. Each says who produces it and how Flyte treats it.
@@ -45,6 +51,21 @@ const (
 	// CodeEntrypointFailed (runtime): an exception escaped flytekit's entrypoint, which handles the
 	// task's own exceptions itself: this is the platform's failure. System, retryable.
 	CodeEntrypointFailed = "EntrypointFailed"
+	// CodeExecutorCannotStart (pool): no executor of the task's environment could run: its pods
+	// report why (an image that cannot be pulled, a missing secret, no room on any node, a runtime
+	// that cannot start). System; retryable after plugins.actor.start-timeout, permanent at once for a
+	// problem that cannot heal.
+	CodeExecutorCannotStart = "ExecutorCannotStart"
+)
+
+// Exit codes of the executor (the executor pod's primary container), which tell the pool why a pod
+// ended before its executor could serve.
+const (
+	// ExitCodeRefused: the pool refused the executor for good (its token, its protocol version).
+	ExitCodeRefused = 77
+	// ExitCodeRuntimeCannotStart: the Python runtime could not start or warm up (no flytekit, an import
+	// that fails, warm-up timed out). A new pod of the same image would fail the same way.
+	ExitCodeRuntimeCannotStart = 78
 )
 
 // DefaultHeartbeatInterval is how often an idle executor speaks when its pool does not say otherwise.

@@ -74,10 +74,13 @@ func stringConstants(t *testing.T, file string) map[string]string {
 				}
 				switch v := vs.Values[i].(type) {
 				case *ast.BasicLit:
-					if v.Kind == token.STRING {
+					switch v.Kind {
+					case token.STRING:
 						value, err := strconv.Unquote(v.Value)
 						require.NoError(t, err)
 						out[name.Name] = value
+					case token.INT:
+						out[name.Name] = v.Value
 					}
 				case *ast.BinaryExpr: // integers written as products, like 8 * 1024
 					x, xok := v.X.(*ast.BasicLit)
