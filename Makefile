@@ -15,7 +15,7 @@ GO_PACKAGES := ./...
 # Integration tests build a kube-apiserver and propeller: give them room.
 INTEGRATION_TIMEOUT ?= 40m
 
-.PHONY: all venv generate build images lint test test-unit test-python test-integration bench demo clean
+.PHONY: all venv generate build images lint test test-unit test-fuzz test-python test-integration fuzz bench demo clean
 
 all: generate lint build test
 
@@ -63,11 +63,20 @@ lint: venv
 	$(VENV)/bin/ruff check python tests/workflows
 	$(VENV)/bin/ruff format --check python tests/workflows
 
-## test: every test: Go unit tests, Python tests, and the integration tests on the real stack.
-test: test-unit test-python test-integration
+## test: every test: Go unit tests, a short fuzz run, Python tests, and the integration tests on the real stack.
+test: test-unit test-fuzz test-python test-integration
 
 test-unit:
 	go test -race -count=1 $(GO_PACKAGES)
+
+## fuzz: the fuzz tests, FUZZTIME each (test-fuzz: briefly, as CI does).
+FUZZTIME ?= 5m
+fuzz:
+	go test -run '^$$' -fuzz '^FuzzParseEnvironment$$' -fuzztime $(FUZZTIME) ./plugin/
+	go test -run '^$$' -fuzz '^FuzzSession$$' -fuzztime $(FUZZTIME) ./actorpool/executorsvc/
+
+test-fuzz:
+	$(MAKE) fuzz FUZZTIME=10s
 
 test-python: venv
 	$(VENV)/bin/python -m pytest -q python/tests

@@ -24,6 +24,7 @@ func (p *Pool) AttachExecutor(h ExecutorHello, link ExecutorLink) (s *Session, c
 			s.slots = env.spec.Slots
 		}
 		reported := h.reported()
+		s.draining = env.pods[h.PodName].Stopping
 		if old := env.sessions[h.PodName]; old != nil {
 			cancel = p.takeOverLocked(old, s, reported, w)
 		}

@@ -46,6 +46,8 @@ type ExecutorPodState struct {
 	// Ended is true when the pod is gone or its executor container has terminated: the executor will
 	// not come back.
 	Ended bool
+	// Stopping is true while the pod is being deleted: its executor drains (takes no new tasks).
+	Stopping bool
 	// OOM is true when the container was killed for running out of memory.
 	OOM bool
 	// Problem says, for people, why the pod does not run its executor (an image that cannot be pulled,

@@ -43,6 +43,9 @@ func (p *Pool) observePod(state ExecutorPodState) {
 		}
 		before, seen := env.pods[state.Pod]
 		env.pods[state.Pod] = state
+		if s := env.sessions[state.Pod]; s != nil && state.Stopping {
+			s.draining = true // its pod is going away: no new task, even before the executor says so
+		}
 		if state.Problem != before.Problem {
 			p.wakeQueuedLocked(env, w) // their waiting reason changed
 		}

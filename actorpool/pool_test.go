@@ -674,3 +674,48 @@ func TestLostSessionOfAnEndedPodFailsAtOnce(t *testing.T) {
 	failure, _ := s.Failure()
 	assert.Contains(t, failure.Message, "the pod was deleted")
 }
+
+// TestDrainingExecutorGetsNoWork (issue 10, item 2): once an executor says it stops, or its pod is
+// being deleted, nothing more is assigned to it.
+func TestDrainingExecutorGetsNoWork(t *testing.T) {
+	cluster := pooltest.NewCluster()
+	f := newPoolFixtureWith(t, cluster, testOptions())
+	spec := pooltest.Spec("env", time.Hour)
+	spec.Slots = 2
+	f.submit(t, spec, "a")
+	link1 := &pooltest.Link{}
+	s1, _, err := pooltest.Attach(f.pool, pooltest.Hello(spec, "pod-1", 2), link1, 5*time.Second)
+	require.NoError(t, err)
+	link2 := &pooltest.Link{}
+	_, _, err = pooltest.Attach(f.pool, pooltest.Hello(spec, "pod-2", 2), link2, 5*time.Second)
+	require.NoError(t, err)
+	require.Equal(t, []string{"assign a"}, link1.Messages())
+
+	f.pool.ExecutorDraining(s1)
+	f.submit(t, spec, "b")
+	stopping := podState(spec, "pod-2", "the pod is being deleted")
+	stopping.Stopping = true
+	cluster.SetPod(stopping)
+	f.submit(t, spec, "c")
+	assert.Equal(t, []string{"assign a"}, link1.Messages(), "pod-1 said it stops")
+	assert.Equal(t, []string{"assign b"}, link2.Messages(), "pod-2 is being deleted: c waits")
+	assert.Equal(t, actorpool.TaskQueued, phaseOf(t, f.pool, "c"))
+}
+
+// TestExecutorOfAnotherEnvironmentCannotTouchATask (issue 10, item 5): an executor of environment A
+// never receives, finishes or cancels a task of environment B.
+func TestExecutorOfAnotherEnvironmentCannotTouchATask(t *testing.T) {
+	f := newPoolFixture(t)
+	envA, envB := pooltest.Spec("a", time.Hour), pooltest.Spec("b", time.Hour)
+	f.submit(t, envA, "a-task")
+	f.submit(t, envB, "b-task")
+	_, linkA, cancel := f.attach(t, envA, "pod-a", []string{"b-task"}, []actorpool.Result{{TaskID: "b-task"}})
+	sessionA, _, _ := f.attach(t, envA, "pod-a2", nil, nil)
+	f.pool.TaskFinished(sessionA, actorpool.Result{TaskID: "b-task", Failure: &actorpool.Failure{Kind: actorpool.FailureUser, Message: "forged"}})
+
+	assert.Equal(t, []string{"b-task"}, cancel, "its claim to run b-task only stops its own run")
+	assert.NotContains(t, linkA.Messages(), "assign b-task")
+	assert.Equal(t, actorpool.TaskQueued, phaseOf(t, f.pool, "b-task"), "neither finished nor cancelled by A's executors")
+	_, linkB, _ := f.attach(t, envB, "pod-b", nil, nil)
+	assert.Equal(t, []string{"assign b-task"}, linkB.Messages())
+}

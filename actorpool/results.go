@@ -13,6 +13,14 @@ func (p *Pool) TaskStarted(s *Session, id string, at time.Time) {
 	})
 }
 
+// ExecutorDraining records that an executor is stopping: it gets no new task, on this session or a
+// later one of its pod.
+func (p *Pool) ExecutorDraining(s *Session) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	s.draining = true
+}
+
 // TaskFinished records an attempt's result. The executor keeps the result until the pool
 // acknowledges it, which the pool does once the plugin released the attempt: until then Flyte may not
 // have recorded it, and a restarted pool learns it again from the executor.

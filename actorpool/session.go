@@ -25,6 +25,9 @@ type Session struct {
 	running map[string]*attempt
 	// detached is true once the session has ended; whatever it reports afterwards is ignored.
 	detached bool
+	// draining is true once the executor said it is stopping (or its pod is being deleted): it gets no
+	// new task.
+	draining bool
 	// lostAt and lostReason say when and why the stream ended, while the session waits in its
 	// environment's lost sessions for the executor to reconnect.
 	lostAt     time.Time
@@ -34,4 +37,9 @@ type Session struct {
 // PodName returns the executor's pod.
 func (s *Session) PodName() string { return s.podName }
 
-func (s *Session) freeSlots() int { return s.slots - len(s.running) }
+func (s *Session) freeSlots() int {
+	if s.draining {
+		return 0
+	}
+	return s.slots - len(s.running)
+}

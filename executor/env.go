@@ -44,16 +44,22 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 			return Config{}, err
 		}
 	}
-	var warmup time.Duration
-	if s := getenv(contract.EnvWarmupTimeout); s != "" {
-		d, err := time.ParseDuration(s)
-		if err != nil {
-			return Config{}, fmt.Errorf("%s=%q is not a duration", contract.EnvWarmupTimeout, s)
-		}
-		warmup = d
+	warmup, err := durationFromEnv(getenv, contract.EnvWarmupTimeout)
+	if err != nil {
+		return Config{}, err
+	}
+	drain, err := durationFromEnv(getenv, contract.EnvDrainTimeout)
+	if err != nil {
+		return Config{}, err
+	}
+	var ca []byte
+	if pem := getenv(contract.EnvCA); pem != "" {
+		ca = []byte(pem)
 	}
 	cfg := Config{
+		CA:             ca,
 		WarmupTimeout:  warmup,
+		DrainTimeout:   drain,
 		PoolAddress:    getenv(contract.EnvPoolAddress),
 		EnvironmentID:  getenv(contract.EnvEnvironmentID),
 		PodName:        getenv(contract.EnvPodName),
@@ -62,6 +68,19 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 		RuntimeCommand: []string{python, "-m", "flyteactors.runtime"},
 	}
 	return cfg, cfg.Validate()
+}
+
+// durationFromEnv reads the Go duration in variable name; 0 when it is unset.
+func durationFromEnv(getenv func(string) string, name string) (time.Duration, error) {
+	s := getenv(name)
+	if s == "" {
+		return 0, nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		return 0, fmt.Errorf("%s=%q is not a duration", name, s)
+	}
+	return d, nil
 }
 
 func readTokenFD(fd string) (string, error) {

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"strings"
 	"sync"
@@ -15,6 +16,7 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/keepalive"
 	"google.golang.org/grpc/status"
@@ -22,6 +24,7 @@ import (
 
 	"github.com/flyteactors/flyteactors/go/contract"
 	executorv1 "github.com/flyteactors/flyteactors/go/executor/v1"
+	"github.com/flyteactors/flyteactors/go/servercert"
 )
 
 // Config is what an executor needs to know; cmd/actor-executor reads it from the pod's environment.
@@ -42,6 +45,12 @@ type Config struct {
 	ReconnectDelay time.Duration
 	// WarmupTimeout is how long the runtimes may take to warm up. Default contract.DefaultWarmupTimeout.
 	WarmupTimeout time.Duration
+	// DrainTimeout is how long running tasks may finish once the executor is told to stop. Default
+	// contract.DefaultDrainTimeout.
+	DrainTimeout time.Duration
+	// CA, if set, is the PEM certificate the pool's executor service must be signed by: the executor
+	// speaks TLS and verifies the pool. Without it, it speaks plain gRPC.
+	CA []byte
 }
 
 // Errors Run ends with, for which the executor's process exits with a code of its own (package
@@ -97,7 +106,13 @@ type Executor struct {
 	// in one step, so an assignment of its ID is ignored all along.
 	held    map[string]*executorv1.TaskFinished
 	session *session
-	wg      sync.WaitGroup
+	// draining, once set, is when the stopping executor's last tasks must have ended; it takes no new
+	// ones. closing is set once it has closed its last session.
+	draining time.Time
+	closing  bool
+	// wg counts the tasks that have a slot; Add is only called with mu held and draining unset, so
+	// that drain's Wait never races an Add.
+	wg sync.WaitGroup
 
 	// afterSnapshot, set by tests, runs in open between the Hello's snapshot and its sending.
 	afterSnapshot func()
@@ -107,8 +122,9 @@ type Executor struct {
 type run struct {
 	// runtime runs the task; nil until the task got one.
 	runtime *Runtime
-	// cancelled says the pool cancelled the task.
+	// cancelled says the pool cancelled the task; stopped that the executor stopped it to exit.
 	cancelled bool
+	stopped   bool
 }
 
 // New returns an executor for cfg.
@@ -121,6 +137,9 @@ func New(cfg Config) (*Executor, error) {
 	}
 	if cfg.WarmupTimeout <= 0 {
 		cfg.WarmupTimeout = contract.DefaultWarmupTimeout
+	}
+	if cfg.DrainTimeout <= 0 {
+		cfg.DrainTimeout = contract.DefaultDrainTimeout
 	}
 	if cfg.RuntimeEnv == nil {
 		cfg.RuntimeEnv = withoutIdentity(os.Environ())
@@ -139,8 +158,8 @@ func New(cfg Config) (*Executor, error) {
 	return x, nil
 }
 
-// Run warms the runtimes, then serves the pool until ctx is done or the pool refuses the executor for
-// good (wrong token, unsupported protocol). Tasks still running when ctx ends are stopped.
+// Run warms the runtimes, then serves the pool until ctx is done (SIGTERM: the executor drains) or the
+// pool refuses the executor for good (wrong token, unsupported protocol).
 func (x *Executor) Run(ctx context.Context) error {
 	defer x.stop()
 	warmCtx, cancelWarm := context.WithTimeout(ctx, x.cfg.WarmupTimeout)
@@ -155,8 +174,12 @@ func (x *Executor) Run(ctx context.Context) error {
 	if ctx.Err() != nil {
 		return nil
 	}
+	transport, err := x.transportCredentials()
+	if err != nil {
+		return err
+	}
 	conn, err := grpc.NewClient(x.cfg.PoolAddress,
-		grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithTransportCredentials(transport),
 		// Pings notice a half-open connection, so that the executor reconnects and learns what the
 		// pool wants of its tasks, instead of running tasks the pool has given up on.
 		grpc.WithKeepaliveParams(keepalive.ClientParameters{Time: contract.KeepaliveInterval,
@@ -165,10 +188,68 @@ func (x *Executor) Run(ctx context.Context) error {
 		return fmt.Errorf("pool address %q: %w", x.cfg.PoolAddress, err)
 	}
 	defer func() { _ = conn.Close() }()
-	client := executorv1.NewExecutorServiceClient(conn)
+	// Sessions outlive ctx: after SIGTERM the executor still reports to the pool while it drains.
+	sessions, endSessions := context.WithCancel(context.Background())
+	defer endSessions()
+	refused := make(chan error, 1)
+	go func() { refused <- x.connect(sessions, executorv1.NewExecutorServiceClient(conn)) }()
+	select {
+	case err := <-refused:
+		return err
+	case <-ctx.Done():
+	}
+	x.drain()
+	// Close the stream from this side and let the pool read to its end: it handles messages in order,
+	// so every result sent before is recorded. Then stop, whatever the pool does.
+	x.closeSession()
+	select {
+	case <-refused:
+	case <-time.After(5 * time.Second):
+		endSessions()
+		<-refused
+	}
+	return nil
+}
+
+// closeSession ends the current session from the executor's side, for good.
+func (x *Executor) closeSession() {
+	x.mu.Lock()
+	x.closing = true
+	s := x.session
+	x.mu.Unlock()
+	if s != nil {
+		s.mu.Lock()
+		_ = s.stream.CloseSend()
+		s.mu.Unlock()
+	}
+}
+
+// transportCredentials are TLS that trusts only Config.CA and expects the pool address's host, or
+// none without a CA.
+func (x *Executor) transportCredentials() (credentials.TransportCredentials, error) {
+	if x.cfg.CA == nil {
+		return insecure.NewCredentials(), nil
+	}
+	host, _, err := net.SplitHostPort(x.cfg.PoolAddress)
+	if err != nil {
+		return nil, fmt.Errorf("pool address %q: %w", x.cfg.PoolAddress, err)
+	}
+	cfg, err := servercert.ClientTLS(x.cfg.CA, host)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", contract.EnvCA, err)
+	}
+	return credentials.NewTLS(cfg), nil
+}
+
+// connect holds sessions with the pool, one after another, until ctx is done or the pool refuses the
+// executor for good.
+func (x *Executor) connect(ctx context.Context, client executorv1.ExecutorServiceClient) error {
 	for {
 		err := x.serve(ctx, client)
-		if ctx.Err() != nil {
+		x.mu.Lock()
+		closing := x.closing
+		x.mu.Unlock()
+		if ctx.Err() != nil || closing {
 			return nil
 		}
 		switch status.Code(err) {
@@ -182,6 +263,42 @@ func (x *Executor) Run(ctx context.Context) error {
 		case <-time.After(x.cfg.ReconnectDelay):
 		}
 	}
+}
+
+// drain stops the executor taking tasks, tells the pool, and lets the running tasks finish for
+// DrainTimeout; those still running then are stopped and reported lost (Flyte runs them again), never
+// dropped.
+func (x *Executor) drain() {
+	deadline := time.Now().Add(x.cfg.DrainTimeout)
+	x.mu.Lock()
+	x.draining = deadline
+	x.mu.Unlock()
+	fmt.Fprintf(x.cfg.Stderr, "actor executor: stopping: no new tasks; running ones may finish until %s\n", deadline.UTC().Format(time.RFC3339))
+	x.report(drainingMessage(deadline))
+	done := make(chan struct{})
+	go func() {
+		x.wg.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return
+	case <-time.After(time.Until(deadline)):
+	}
+	x.mu.Lock()
+	for id, rn := range x.running {
+		rn.stopped = true
+		if rn.runtime != nil {
+			rn.runtime.Cancel(id)
+		}
+	}
+	x.mu.Unlock()
+	<-done
+}
+
+func drainingMessage(deadline time.Time) *executorv1.ExecutorMessage {
+	return &executorv1.ExecutorMessage{Message: &executorv1.ExecutorMessage_Draining{Draining: &executorv1.Draining{
+		Deadline: timestamppb.New(deadline)}}}
 }
 
 // warm starts every runtime, in parallel, so the first task does not pay for Python's start.
@@ -290,7 +407,16 @@ func (x *Executor) open(s *session) error {
 	if x.afterSnapshot != nil {
 		x.afterSnapshot()
 	}
-	return s.stream.Send(&executorv1.ExecutorMessage{Message: &executorv1.ExecutorMessage_Hello{Hello: hello}})
+	if err := s.stream.Send(&executorv1.ExecutorMessage{Message: &executorv1.ExecutorMessage_Hello{Hello: hello}}); err != nil {
+		return err
+	}
+	x.mu.Lock()
+	draining := x.draining
+	x.mu.Unlock()
+	if !draining.IsZero() {
+		return s.stream.Send(drainingMessage(draining)) // a new session of a stopping executor
+	}
+	return nil
 }
 
 // clearSession forgets s if it is still the session.
@@ -352,17 +478,26 @@ func (x *Executor) start(ctx context.Context, a *executorv1.Assignment) {
 	x.mu.Lock()
 	_, dup := x.running[id]
 	_, done := x.held[id]
-	if !dup && !done {
+	draining := !x.draining.IsZero()
+	reserved := !dup && !done && !draining
+	if reserved {
 		x.running[id] = rn
+		x.wg.Add(1)
 	}
 	x.mu.Unlock()
-	if dup || done {
+	switch {
+	case dup || done:
 		return // the pool re-sent what this executor already has; never run an attempt twice
+	case draining:
+		x.finish(id, time.Now(), nil, systemFailure(contract.CodeExecutorDraining, true,
+			fmt.Sprintf("executor %s is stopping and did not start the task", x.cfg.PodName)))
+		return
 	}
 	var r *Runtime
 	select {
 	case r = <-x.free:
 	default:
+		defer x.wg.Done()
 		x.finish(id, time.Now(), nil, systemFailure(contract.CodeNoFreeSlot, true,
 			fmt.Sprintf("executor %s was given more tasks than its %d slots", x.cfg.PodName, x.cfg.Slots)))
 		return
@@ -378,7 +513,6 @@ func (x *Executor) start(ctx context.Context, a *executorv1.Assignment) {
 	for _, v := range a.GetEnv() {
 		env[v.GetName()] = v.GetValue()
 	}
-	x.wg.Add(1)
 	go func() {
 		defer x.wg.Done()
 		startedAt := time.Now()
@@ -388,12 +522,19 @@ func (x *Executor) start(ctx context.Context, a *executorv1.Assignment) {
 				TaskId: id, StartedAt: timestamppb.New(startedAt)}}})
 		})
 		fmt.Fprintf(x.cfg.Stdout, "=== actor task %s: end at %s (ok=%t) ===\n", id, time.Now().UTC().Format(time.RFC3339Nano), failure == nil)
+		x.mu.Lock()
+		stopped := rn.stopped
+		x.mu.Unlock()
+		if stopped {
+			failure = systemFailure(contract.CodeExecutorLost, true,
+				fmt.Sprintf("executor %s was stopped (its pod is going away) before the task ended", x.cfg.PodName))
+		}
 		x.finish(id, startedAt, r, failure)
 	}()
 }
 
-// finish moves a task from its slot to the held results (failure nil: the command completed), frees
-// its runtime, and reports the result.
+// finish moves a task from its slot (if it had one) to the held results (failure nil: the command
+// completed), frees its runtime, and reports the result.
 func (x *Executor) finish(id string, startedAt time.Time, r *Runtime, failure *executorv1.Failure) {
 	f := &executorv1.TaskFinished{TaskId: id, Failure: failure, StartedAt: timestamppb.New(startedAt), FinishedAt: timestamppb.Now()}
 	x.mu.Lock()

@@ -2,6 +2,7 @@ package executor
 
 import (
 	"context"
+	"crypto/tls"
 	"net"
 	"os"
 	"os/exec"
@@ -19,6 +20,7 @@ import (
 	"github.com/flyteactors/flyteactors/actorpool/executorsvc"
 	"github.com/flyteactors/flyteactors/actorpool/pooltest"
 	"github.com/flyteactors/flyteactors/go/contract"
+	"github.com/flyteactors/flyteactors/go/servercert"
 )
 
 // fixture is a real pool with its gRPC service on loopback, and an environment spec.
@@ -30,14 +32,17 @@ type fixture struct {
 	stop func()
 }
 
-func newFixture(t *testing.T, slots int) *fixture {
+func newFixture(t *testing.T, slots int) *fixture { return newFixtureTLS(t, slots, nil) }
+
+// newFixtureTLS is newFixture whose service speaks TLS with serverTLS, if it is not nil.
+func newFixtureTLS(t *testing.T, slots int, serverTLS *tls.Config) *fixture {
 	_, err := exec.LookPath("python3")
 	require.NoError(t, err, "python3 runs the stand-in runtime")
 	ctx, cancel := context.WithCancel(context.Background())
 	pool := actorpool.New(ctx, pooltest.NewCluster(), func(types.NamespacedName) {}, actorpool.Options{})
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
-	svc := executorsvc.New(pool, executorsvc.Options{HeartbeatInterval: 200 * time.Millisecond})
+	svc := executorsvc.New(pool, executorsvc.Options{HeartbeatInterval: 200 * time.Millisecond, TLS: serverTLS})
 	served := make(chan struct{})
 	go func() {
 		defer close(served)
@@ -63,7 +68,7 @@ func (f *fixture) executor(t *testing.T, token string, slots int) *Executor {
 	x, err := New(Config{
 		PoolAddress: f.addr, EnvironmentID: f.spec.Key.ID(), PodName: "pod-1", Token: token, Slots: slots,
 		RuntimeCommand: []string{"python3", "testdata/fake_runtime.py"},
-		Stdout:         f.out, Stderr: f.out, ReconnectDelay: 50 * time.Millisecond,
+		Stdout:         f.out, Stderr: f.out, ReconnectDelay: 50 * time.Millisecond, DrainTimeout: 2 * time.Second,
 	})
 	require.NoError(t, err)
 	return x
@@ -253,4 +258,88 @@ func TestInstallCopiesTheExecutor(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, want.Size(), got.Size())
 	assert.NotZero(t, got.Mode()&0o111, "executable")
+}
+
+// TestStoppingExecutorFinishesItsTasksAndTakesNoNewOnes (issue 10, item 2): on SIGTERM the executor
+// drains: the running task ends well, a task queued meanwhile is not given to it, and it exits.
+func TestStoppingExecutorFinishesItsTasksAndTakesNoNewOnes(t *testing.T) {
+	f := newFixture(t, 1)
+	f.submit(t, "running", "sleep", "1")
+	x := f.executor(t, pooltest.Token(f.spec.Key, "pod-1"), 1)
+	ctx, stop := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- x.Run(ctx) }()
+	require.Eventually(t, func() bool {
+		s, _ := f.pool.Status("running")
+		return s.Phase() == actorpool.TaskRunning
+	}, 20*time.Second, 10*time.Millisecond)
+
+	stop() // SIGTERM
+	time.Sleep(100 * time.Millisecond)
+	f.submit(t, "later", "ok")
+	assert.Equal(t, actorpool.TaskSucceeded, f.waitTerminal(t, "running").Phase(), "the running task finished")
+	select {
+	case err := <-done:
+		require.NoError(t, err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("the executor did not exit")
+	}
+	s, _ := f.pool.Status("later")
+	assert.NotEqual(t, actorpool.TaskSucceeded, s.Phase(), "a stopping executor took no new task")
+	assert.NotContains(t, f.out.String(), "ran later")
+}
+
+// TestStoppingExecutorReportsUnfinishedTasksLost (issue 10, item 2): what cannot finish within the
+// drain is reported lost (Flyte retries it), never dropped.
+func TestStoppingExecutorReportsUnfinishedTasksLost(t *testing.T) {
+	f := newFixture(t, 1)
+	f.submit(t, "long", "sleep", "30")
+	x := f.executor(t, pooltest.Token(f.spec.Key, "pod-1"), 1)
+	x.cfg.DrainTimeout = 300 * time.Millisecond
+	ctx, stop := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- x.Run(ctx) }()
+	require.Eventually(t, func() bool {
+		s, _ := f.pool.Status("long")
+		return s.Phase() == actorpool.TaskRunning
+	}, 20*time.Second, 10*time.Millisecond)
+	stop()
+	s := f.waitTerminal(t, "long")
+	require.Equal(t, actorpool.TaskFailed, s.Phase())
+	failure, _ := s.Failure()
+	assert.Equal(t, contract.CodeExecutorLost, failure.Code)
+	assert.True(t, failure.Retryable)
+	assert.Contains(t, failure.Message, "was stopped")
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the executor did not exit")
+	}
+}
+
+// TestExecutorVerifiesThePool (issue 10, item 5): over TLS, an executor trusts only its installation's
+// CA: a pool with another certificate gets nothing from it.
+func TestExecutorVerifiesThePool(t *testing.T) {
+	bundle, err := servercert.New("127.0.0.1", time.Now())
+	require.NoError(t, err)
+	serverTLS, err := bundle.ServerTLS()
+	require.NoError(t, err)
+	f := newFixtureTLS(t, 1, serverTLS)
+	f.submit(t, "a", "ok")
+
+	impostor, err := servercert.New("127.0.0.1", time.Now())
+	require.NoError(t, err)
+	wrong := f.executor(t, pooltest.Token(f.spec.Key, "pod-1"), 1)
+	wrong.cfg.CA = impostor.CACert
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	require.NoError(t, wrong.Run(ctx))
+	s, _ := f.pool.Status("a")
+	assert.Equal(t, actorpool.TaskQueued, s.Phase(), "an executor that does not trust the pool's certificate never attached")
+	assert.Contains(t, f.out.String(), "authentication handshake failed")
+
+	right := f.executor(t, pooltest.Token(f.spec.Key, "pod-1"), 1)
+	right.cfg.CA = bundle.CACert
+	runExecutor(t, right)
+	assert.Equal(t, actorpool.TaskSucceeded, f.waitTerminal(t, "a").Phase(), "over TLS")
 }

@@ -52,9 +52,31 @@ type Config struct {
 	MaxReplicas int `json:"max-replicas" pflag:",Most executor pods (replica_count) one environment may ask for."`
 	// MaxParallelism is the most tasks one executor pod may run at once.
 	MaxParallelism int `json:"max-parallelism" pflag:",Most tasks one executor pod may run at once (parallelism)."`
+	// TLS secures the executor service.
+	TLS TLSConfig `json:"tls"`
 	// MaxTTL is the longest an environment may stay up with nothing to do.
 	MaxTTL stdconfig.Duration `json:"max-ttl" pflag:",Longest ttl_seconds an environment may ask for."`
 }
+
+// TLSConfig says how the executor service gets its certificate.
+type TLSConfig struct {
+	// Mode is auto, files or disabled.
+	Mode string `json:"mode" pflag:",How the executor service gets its TLS certificate: auto (a CA of this installation and a server certificate, kept in secret-name and made if absent), files (cert-file, key-file, ca-file, e.g. from cert-manager), or disabled (plain gRPC)."`
+	// SecretName and SecretNamespace name the Secret auto mode keeps the certificates in.
+	SecretName      string `json:"secret-name" pflag:",Secret that keeps the executor service's CA and certificate in auto mode."`
+	SecretNamespace string `json:"secret-namespace" pflag:",Namespace of secret-name; empty: FlytePropeller's own (POD_NAMESPACE), else flyte."`
+	// CertFile, KeyFile and CAFile are the PEM files of files mode.
+	CertFile string `json:"cert-file" pflag:",Server certificate (PEM) in files mode."`
+	KeyFile  string `json:"key-file" pflag:",Server key (PEM) in files mode."`
+	CAFile   string `json:"ca-file" pflag:",CA certificate (PEM) executors verify the server against, in files mode."`
+}
+
+// TLS modes.
+const (
+	tlsAuto     = "auto"
+	tlsFiles    = "files"
+	tlsDisabled = "disabled"
+)
 
 var (
 	// defaultConfig is the one place the plugin's defaults are written; the pool's and the executor
@@ -77,6 +99,7 @@ var (
 		MaxReplicas:             100,
 		MaxParallelism:          64,
 		MaxTTL:                  stdconfig.Duration{Duration: 24 * time.Hour},
+		TLS:                     TLSConfig{Mode: tlsAuto, SecretName: "flyte-actors-tls"},
 	}
 
 	configSection = config.MustRegisterSubSection(pluginID, &defaultConfig)

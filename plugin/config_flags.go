@@ -67,6 +67,12 @@ func (cfg Config) GetPFlagSet(prefix string) *pflag.FlagSet {
 	cmdFlags.String(fmt.Sprintf("%v%v", prefix, "max-retry-interval"), defaultConfig.MaxRetryInterval.String(), "Longest wait between attempts to create the executor pods of a failing environment.")
 	cmdFlags.Int(fmt.Sprintf("%v%v", prefix, "max-replicas"), defaultConfig.MaxReplicas, "Most executor pods (replica_count) one environment may ask for.")
 	cmdFlags.Int(fmt.Sprintf("%v%v", prefix, "max-parallelism"), defaultConfig.MaxParallelism, "Most tasks one executor pod may run at once (parallelism).")
+	cmdFlags.String(fmt.Sprintf("%v%v", prefix, "tls.mode"), defaultConfig.TLS.Mode, "How the executor service gets its TLS certificate: auto (a CA of this installation and a server certificate,  kept in secret-name and made if absent),  files (cert-file,  key-file,  ca-file,  e.g. from cert-manager),  or disabled (plain gRPC).")
+	cmdFlags.String(fmt.Sprintf("%v%v", prefix, "tls.secret-name"), defaultConfig.TLS.SecretName, "Secret that keeps the executor service's CA and certificate in auto mode.")
+	cmdFlags.String(fmt.Sprintf("%v%v", prefix, "tls.secret-namespace"), defaultConfig.TLS.SecretNamespace, "Namespace of secret-name; empty: FlytePropeller's own (POD_NAMESPACE),  else flyte.")
+	cmdFlags.String(fmt.Sprintf("%v%v", prefix, "tls.cert-file"), defaultConfig.TLS.CertFile, "Server certificate (PEM) in files mode.")
+	cmdFlags.String(fmt.Sprintf("%v%v", prefix, "tls.key-file"), defaultConfig.TLS.KeyFile, "Server key (PEM) in files mode.")
+	cmdFlags.String(fmt.Sprintf("%v%v", prefix, "tls.ca-file"), defaultConfig.TLS.CAFile, "CA certificate (PEM) executors verify the server against,  in files mode.")
 	cmdFlags.String(fmt.Sprintf("%v%v", prefix, "max-ttl"), defaultConfig.MaxTTL.String(), "Longest ttl_seconds an environment may ask for.")
 	return cmdFlags
 }

@@ -337,6 +337,90 @@ func TestConfig_SetFlags(t *testing.T) {
 			}
 		})
 	})
+	t.Run("Test_tls.mode", func(t *testing.T) {
+
+		t.Run("Override", func(t *testing.T) {
+			testValue := "1"
+
+			cmdFlags.Set("tls.mode", testValue)
+			if vString, err := cmdFlags.GetString("tls.mode"); err == nil {
+				testDecodeJson_Config(t, fmt.Sprintf("%v", vString), &actual.TLS.Mode)
+
+			} else {
+				assert.FailNow(t, err.Error())
+			}
+		})
+	})
+	t.Run("Test_tls.secret-name", func(t *testing.T) {
+
+		t.Run("Override", func(t *testing.T) {
+			testValue := "1"
+
+			cmdFlags.Set("tls.secret-name", testValue)
+			if vString, err := cmdFlags.GetString("tls.secret-name"); err == nil {
+				testDecodeJson_Config(t, fmt.Sprintf("%v", vString), &actual.TLS.SecretName)
+
+			} else {
+				assert.FailNow(t, err.Error())
+			}
+		})
+	})
+	t.Run("Test_tls.secret-namespace", func(t *testing.T) {
+
+		t.Run("Override", func(t *testing.T) {
+			testValue := "1"
+
+			cmdFlags.Set("tls.secret-namespace", testValue)
+			if vString, err := cmdFlags.GetString("tls.secret-namespace"); err == nil {
+				testDecodeJson_Config(t, fmt.Sprintf("%v", vString), &actual.TLS.SecretNamespace)
+
+			} else {
+				assert.FailNow(t, err.Error())
+			}
+		})
+	})
+	t.Run("Test_tls.cert-file", func(t *testing.T) {
+
+		t.Run("Override", func(t *testing.T) {
+			testValue := "1"
+
+			cmdFlags.Set("tls.cert-file", testValue)
+			if vString, err := cmdFlags.GetString("tls.cert-file"); err == nil {
+				testDecodeJson_Config(t, fmt.Sprintf("%v", vString), &actual.TLS.CertFile)
+
+			} else {
+				assert.FailNow(t, err.Error())
+			}
+		})
+	})
+	t.Run("Test_tls.key-file", func(t *testing.T) {
+
+		t.Run("Override", func(t *testing.T) {
+			testValue := "1"
+
+			cmdFlags.Set("tls.key-file", testValue)
+			if vString, err := cmdFlags.GetString("tls.key-file"); err == nil {
+				testDecodeJson_Config(t, fmt.Sprintf("%v", vString), &actual.TLS.KeyFile)
+
+			} else {
+				assert.FailNow(t, err.Error())
+			}
+		})
+	})
+	t.Run("Test_tls.ca-file", func(t *testing.T) {
+
+		t.Run("Override", func(t *testing.T) {
+			testValue := "1"
+
+			cmdFlags.Set("tls.ca-file", testValue)
+			if vString, err := cmdFlags.GetString("tls.ca-file"); err == nil {
+				testDecodeJson_Config(t, fmt.Sprintf("%v", vString), &actual.TLS.CAFile)
+
+			} else {
+				assert.FailNow(t, err.Error())
+			}
+		})
+	})
 	t.Run("Test_max-ttl", func(t *testing.T) {
 
 		t.Run("Override", func(t *testing.T) {

@@ -174,9 +174,17 @@ func (p *Plugin) Finalize(_ context.Context, tCtx pluginsCore.TaskExecutionConte
 // startPool starts the actor pool and its executor service for this FlytePropeller process. They
 // live as long as ctx.
 func startPool(ctx context.Context, iCtx pluginsCore.SetupContext, cfg *Config) (*actorpool.Pool, error) {
-	clientset, _, err := propellerutils.GetKubeConfig(ctx, propellerconfig.GetConfig())
+	propeller := propellerconfig.GetConfig()
+	if err := checkNotSharded(propeller); err != nil {
+		return nil, err
+	}
+	clientset, _, err := propellerutils.GetKubeConfig(ctx, propeller)
 	if err != nil {
 		return nil, fmt.Errorf("actor pool: kubernetes client: %w", err)
+	}
+	serverTLS, ca, err := serverTLS(ctx, clientset, cfg)
+	if err != nil {
+		return nil, err
 	}
 	enqueue := iCtx.EnqueueOwner()
 	notify := func(owner types.NamespacedName) {
@@ -186,8 +194,9 @@ func startPool(ctx context.Context, iCtx pluginsCore.SetupContext, cfg *Config) 
 	}
 	cluster := kubepods.New(clientset, kubepods.Options{
 		PoolAddress:   cfg.AdvertiseAddress,
-		Namespace:     watchedNamespace(propellerconfig.GetConfig().LimitNamespace),
+		Namespace:     watchedNamespace(propeller.LimitNamespace),
 		WarmupTimeout: cfg.WarmupTimeout.Duration,
+		CA:            ca,
 	})
 	go func() {
 		<-ctx.Done()
@@ -208,13 +217,14 @@ func startPool(ctx context.Context, iCtx pluginsCore.SetupContext, cfg *Config) 
 	svc := executorsvc.New(pool, executorsvc.Options{
 		HeartbeatInterval: cfg.HeartbeatInterval.Duration,
 		MissedHeartbeats:  cfg.MissedHeartbeats,
+		TLS:               serverTLS,
 	})
 	go func() {
 		if err := svc.Serve(ctx, lis); err != nil {
 			logger.Errorf(ctx, "actor pool: executor service stopped: %v", err)
 		}
 	}()
-	logger.Infof(ctx, "actor pool: executor service on %s, advertised as %s", lis.Addr(), cfg.AdvertiseAddress)
+	logger.Infof(ctx, "actor pool: executor service on %s, advertised as %s (TLS %s)", lis.Addr(), cfg.AdvertiseAddress, cfg.TLS.Mode)
 	return pool, nil
 }
 

@@ -4,6 +4,7 @@ package executorsvc
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -11,6 +12,7 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/keepalive"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/durationpb"
@@ -31,6 +33,9 @@ type Options struct {
 	MissedHeartbeats int
 	// HelloTimeout is how long a new stream may take to send its Hello.
 	HelloTimeout time.Duration
+	// TLS, if set, is the server's TLS: executors verify the pool, and nobody on the network reads the
+	// tasks or the tokens.
+	TLS *tls.Config
 }
 
 // DefaultOptions returns the options the service runs with unless told otherwise; the plugin's
@@ -80,13 +85,17 @@ func (s *Service) Serve(ctx context.Context, lis net.Listener) error {
 }
 
 // ServerOptions are the gRPC server options the service needs: keepalive pings, so that a half-open
-// connection (an executor whose network vanished) is noticed within seconds, not never.
+// connection (an executor whose network vanished) is noticed within seconds, not never; and TLS.
 func (s *Service) ServerOptions() []grpc.ServerOption {
-	return []grpc.ServerOption{
+	opts := []grpc.ServerOption{
 		grpc.KeepaliveParams(keepalive.ServerParameters{Time: s.opts.HeartbeatInterval, Timeout: s.opts.HeartbeatInterval}),
 		// Executors ping every contract.KeepaliveInterval; allow that, and no more often.
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: contract.KeepaliveInterval / 2, PermitWithoutStream: true}),
 	}
+	if s.opts.TLS != nil {
+		opts = append(opts, grpc.Creds(credentials.NewTLS(s.opts.TLS)))
+	}
+	return opts
 }
 
 // Connect runs one executor's session: it admits the executor, then relays messages both ways until
@@ -202,6 +211,8 @@ func (s *Service) handle(session *actorpool.Session, msg *executorv1.ExecutorMes
 		s.pool.TaskStarted(session, m.Started.GetTaskId(), m.Started.GetStartedAt().AsTime())
 	case *executorv1.ExecutorMessage_Finished:
 		s.pool.TaskFinished(session, resultFromWire(m.Finished))
+	case *executorv1.ExecutorMessage_Draining:
+		s.pool.ExecutorDraining(session)
 	case *executorv1.ExecutorMessage_Heartbeat:
 		// Arriving was the point.
 	}

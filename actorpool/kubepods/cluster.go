@@ -64,6 +64,9 @@ type Options struct {
 	Namespace string
 	// WarmupTimeout, if set, is how long executors wait for their Python runtimes to warm up.
 	WarmupTimeout time.Duration
+	// CA, if set, is the PEM certificate executors verify the pool's executor service against; each
+	// anchor keeps a copy for its pods.
+	CA []byte
 }
 
 // Cluster implements actorpool.Cluster over a Kubernetes clientset. Close it when done.
@@ -143,6 +146,9 @@ func (c *Cluster) writePodTokens(ctx context.Context, anchor *corev1.Secret, exi
 	}
 	for _, pod := range newPods {
 		updated.Data[podTokenPrefix+pod] = []byte(actorpool.PodToken(secret, pod))
+	}
+	if c.opts.CA != nil {
+		updated.Data[caCertKey] = c.opts.CA
 	}
 	written, err := c.client.CoreV1().Secrets(anchor.Namespace).Update(ctx, updated, metav1.UpdateOptions{})
 	if err != nil {
@@ -287,6 +293,11 @@ func (c *Cluster) createExecutor(ctx context.Context, spec actorpool.Environment
 	if c.opts.WarmupTimeout > 0 {
 		container.Env = append(container.Env, corev1.EnvVar{Name: contract.EnvWarmupTimeout, Value: c.opts.WarmupTimeout.String()})
 	}
+	container.Env = append(container.Env, corev1.EnvVar{Name: contract.EnvDrainTimeout, Value: drainTimeout(pod).String()})
+	if c.opts.CA != nil {
+		container.Env = append(container.Env, corev1.EnvVar{Name: contract.EnvCA, ValueFrom: &corev1.EnvVarSource{
+			SecretKeyRef: &corev1.SecretKeySelector{LocalObjectReference: corev1.LocalObjectReference{Name: anchor.Name}, Key: caCertKey}}})
+	}
 	if _, err := c.client.CoreV1().Pods(pod.Namespace).Create(ctx, pod, metav1.CreateOptions{}); err != nil {
 		return fmt.Errorf("create executor pod of %s: %w", spec.Key, err)
 	}
@@ -301,6 +312,16 @@ func (c *Cluster) deletePod(ctx context.Context, namespace, name string) error {
 		return fmt.Errorf("delete executor pod %s/%s: %w", namespace, name, err)
 	}
 	return nil
+}
+
+// drainTimeout is how long the executor of pod may let its tasks finish once it is told to stop:
+// its grace period (Kubernetes' default 30 s) less 5 s to report what did not finish.
+func drainTimeout(pod *corev1.Pod) time.Duration {
+	grace := int64(corev1.DefaultTerminationGracePeriodSeconds)
+	if g := pod.Spec.TerminationGracePeriodSeconds; g != nil {
+		grace = *g
+	}
+	return max(time.Duration(grace)*time.Second-5*time.Second, time.Second)
 }
 
 // describe returns the annotations that describe spec's environment on its objects.

@@ -28,7 +28,7 @@ func stateOf(pod *corev1.Pod) actorpool.ExecutorPodState {
 	state := actorpool.ExecutorPodState{Namespace: pod.Namespace, EnvironmentID: pod.Labels[LabelEnvironment], Pod: pod.Name}
 	switch {
 	case pod.DeletionTimestamp != nil:
-		state.Ended, state.Problem = true, "the pod is being deleted"
+		state.Stopping, state.Problem = true, "the pod is being deleted"
 	case pod.Status.Phase == corev1.PodFailed || pod.Status.Phase == corev1.PodSucceeded:
 		state.Ended = true
 		state.Problem, state.OOM, state.Permanent = endedProblem(pod)

@@ -23,7 +23,17 @@ const (
 	// EnvWarmupTimeout is how long the executor's Python runtimes may take to warm up (a Go duration;
 	// DefaultWarmupTimeout when unset).
 	EnvWarmupTimeout = "FLYTE_ACTOR_WARMUP_TIMEOUT"
+	// EnvCA is the PEM certificate of the CA the executor verifies the pool against; unset, the
+	// executor speaks to the pool without TLS.
+	EnvCA = "FLYTE_ACTOR_CA"
+	// EnvDrainTimeout is how long a stopping executor lets its running tasks finish (a Go duration,
+	// within the pod's terminationGracePeriodSeconds; DefaultDrainTimeout when unset).
+	EnvDrainTimeout = "FLYTE_ACTOR_DRAIN_TIMEOUT"
 )
+
+// DefaultDrainTimeout is how long a stopping executor lets its tasks finish unless told: Kubernetes'
+// default grace period of 30 s, less time to report what did not finish.
+const DefaultDrainTimeout = 25 * time.Second
 
 // DefaultWarmupTimeout is how long an executor waits for its Python runtimes to warm up unless told.
 const DefaultWarmupTimeout = 5 * time.Minute
@@ -51,6 +61,9 @@ const (
 	// CodeEntrypointFailed (runtime): an exception escaped flytekit's entrypoint, which handles the
 	// task's own exceptions itself: this is the platform's failure. System, retryable.
 	CodeEntrypointFailed = "EntrypointFailed"
+	// CodeExecutorDraining (executor): the task reached an executor that is stopping, which did not
+	// start it. System, retryable.
+	CodeExecutorDraining = "ExecutorDraining"
 	// CodeExecutorCannotStart (pool): no executor of the task's environment could run: its pods
 	// report why (an image that cannot be pulled, a missing secret, no room on any node, a runtime
 	// that cannot start). System; retryable after plugins.actor.start-timeout, permanent at once for a

@@ -12,6 +12,8 @@ ENV_POD_NAME = "FLYTE_ACTOR_POD_NAME"
 ENV_TOKEN = "FLYTE_ACTOR_TOKEN"
 ENV_SLOTS = "FLYTE_ACTOR_SLOTS"
 ENV_WARMUP_TIMEOUT = "FLYTE_ACTOR_WARMUP_TIMEOUT"
+ENV_CA = "FLYTE_ACTOR_CA"
+ENV_DRAIN_TIMEOUT = "FLYTE_ACTOR_DRAIN_TIMEOUT"
 
 # Failure codes.
 CODE_EXECUTOR_LOST = "ExecutorLost"
@@ -21,6 +23,7 @@ CODE_RUNTIME_START_FAILED = "RuntimeStartFailed"
 CODE_NO_FREE_SLOT = "NoFreeSlot"
 CODE_ENTRYPOINT_EXITED = "EntrypointExited"
 CODE_ENTRYPOINT_FAILED = "EntrypointFailed"
+CODE_EXECUTOR_DRAINING = "ExecutorDraining"
 CODE_EXECUTOR_CANNOT_START = "ExecutorCannotStart"
 
 # Exit codes of the executor, which tell the pool why its pod ended.
