@@ -50,6 +50,9 @@ lint: venv
 	$(STATICCHECK) $(GO_PACKAGES)
 	cd tests && go vet ./...
 	cd tests && $(STATICCHECK) ./...
+	# The harness's addition to propeller builds only with this tag (tests/harness/propellerpatch).
+	cd tests && go vet -tags harness_propeller ./harness/propellerpatch/
+	cd tests && $(STATICCHECK) -tags harness_propeller ./harness/propellerpatch/
 	cd executor-proto && $(BUF) lint
 	$(VENV)/bin/ruff check python tests/workflows
 	$(VENV)/bin/ruff format --check python tests/workflows

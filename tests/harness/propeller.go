@@ -3,6 +3,7 @@ package harness
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -44,20 +45,53 @@ var (
 	buildErr  error
 )
 
-// BuildBinaries builds the project's flytepropeller and actor-executor into <repo>/bin, once per
-// process. Go's build cache makes a rebuild of unchanged code a link step.
+// PropellerBinary is where BuildBinaries puts the propeller the stack runs: the project's
+// cmd/flytepropeller plus the harness's blob-store kind (propellerpatch/blobstore.go says why), kept
+// apart from the product binary that `make build` writes to bin/flytepropeller.
+const PropellerBinary = "bin/harness/flytepropeller"
+
+// BuildBinaries builds the stack's propeller (PropellerBinary) and the project's actor-executor into
+// <repo>/bin, once per process. Go's build cache makes a rebuild of unchanged code a link step.
 func BuildBinaries(root string) error {
-	buildOnce.Do(func() {
-		for _, target := range []string{"flytepropeller", "actor-executor"} {
-			cmd := exec.Command("go", "build", "-o", filepath.Join(root, "bin", target), "./cmd/"+target)
-			cmd.Dir = root
-			if out, err := cmd.CombinedOutput(); err != nil {
-				buildErr = fmt.Errorf("go build ./cmd/%s: %v\n%s", target, err, out)
-				return
-			}
-		}
-	})
+	buildOnce.Do(func() { buildErr = buildBinaries(root) })
 	return buildErr
+}
+
+func buildBinaries(root string) error {
+	overlay, err := writePropellerOverlay(root)
+	if err != nil {
+		return err
+	}
+	builds := [][]string{
+		{"-tags", "harness_propeller", "-overlay", overlay, "-o", filepath.Join(root, PropellerBinary), "./cmd/flytepropeller"},
+		{"-o", filepath.Join(root, "bin", "actor-executor"), "./cmd/actor-executor"},
+	}
+	for _, args := range builds {
+		cmd := exec.Command("go", append([]string{"build"}, args...)...)
+		cmd.Dir = root
+		if out, err := cmd.CombinedOutput(); err != nil {
+			return fmt.Errorf("go build %s: %v\n%s", args[len(args)-1], err, out)
+		}
+	}
+	return nil
+}
+
+// writePropellerOverlay writes the go build -overlay file that adds propellerpatch/blobstore.go to
+// cmd/flytepropeller, and returns its path.
+func writePropellerOverlay(root string) (string, error) {
+	overlay := map[string]map[string]string{"Replace": {
+		filepath.Join(root, "cmd", "flytepropeller", "zz_harness_blobstore.go"): filepath.Join(root, "tests", "harness", "propellerpatch", "blobstore.go"),
+	}}
+	data, err := json.Marshal(overlay)
+	if err != nil {
+		return "", err
+	}
+	dir := filepath.Join(root, "bin", "harness")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", err
+	}
+	path := filepath.Join(dir, "overlay.json")
+	return path, os.WriteFile(path, data, 0o644)
 }
 
 // propellerConfig is FlytePropeller's configuration for the harness: no flyteadmin, events to the log,
@@ -113,7 +147,7 @@ plugins:
 storage:
   type: stow
   stow:
-    kind: local
+    kind: harness-local
     config:
       path: {{.StorageRoot}}
   container: {{.Bucket}}
@@ -163,7 +197,7 @@ func startPropeller(ctx context.Context, root, dir string, kube *rest.Config, s 
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.Command(filepath.Join(root, "bin", "flytepropeller"), "--config", configPath)
+	cmd := exec.Command(filepath.Join(root, PropellerBinary), "--config", configPath)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {

@@ -3,9 +3,10 @@
 // FlytePropeller binary (upstream propeller with the actor plugin linked in) as a subprocess, a local
 // blob store, and a local kubelet that runs pods as processes.
 //
-// Blob store: propeller uses stow's local kind, whose references are file://<bucket>/<key> with the
-// bucket a folder under the storage root. flytekit resolves such a reference relative to its working
-// directory, so every pod process runs with the storage root as its working directory.
+// Blob store: propeller uses stow's local kind (with one fix, see propellerpatch/blobstore.go), whose
+// references are file://<bucket>/<key> with the bucket a folder under the storage root. flytekit
+// resolves such a reference relative to its working directory, so every pod process runs with the
+// storage root as its working directory.
 package harness
 
 import (
