@@ -94,12 +94,16 @@ func writePropellerOverlay(root string) (string, error) {
 	return path, os.WriteFile(path, data, 0o644)
 }
 
-// propellerConfig is FlytePropeller's configuration for the harness: no flyteadmin, events to the log,
-// no catalog, local blob store, and the actor plugin's pool on a loopback port.
+// propellerConfig is FlytePropeller's configuration for the harness: the harness's flyteadmin for child
+// launch plans, events to the log, no catalog, local blob store, and the actor plugin's pool on a
+// loopback port.
 var propellerConfig = template.Must(template.New("config").Parse(`
 propeller:
   kube-config: {{.KubeConfig}}
-  enable-admin-launcher: false
+  enable-admin-launcher: true
+  admin-launcher:
+    # How often propeller asks flyteadmin about the child executions it launched (default 30s).
+    cache-resync-duration: 1s
   leader-election:
     enabled: false
   prof-port: {{.ProfPort}}
@@ -122,7 +126,7 @@ event:
 catalog-cache:
   type: noop
 admin:
-  endpoint: dns:///127.0.0.1:1
+  endpoint: dns:///{{.AdminAddress}}
   insecure: true
 tasks:
   task-plugins:
@@ -161,6 +165,7 @@ type propellerSettings struct {
 	KubeConfig     string
 	ProfPort       int
 	PoolPort       int
+	AdminAddress   string
 	StorageRoot    string
 	Bucket         string
 	ExecutorBinary string

@@ -1,7 +1,9 @@
 // Package harness runs the real stack Flyte Actors meets in a cluster, on one machine, for integration
 // tests and the demo: an embedded etcd, a real kube-apiserver, the FlyteWorkflow CRD, this project's
-// FlytePropeller binary (upstream propeller with the actor plugin linked in) as a subprocess, a local
-// blob store, and a local kubelet that runs pods as processes.
+// FlytePropeller (upstream propeller with the actor plugin linked in) as a subprocess, a local blob
+// store, a local kubelet that runs pods as processes, and the part of flyteadmin's AdminService that
+// propeller calls to launch child launch plans (Admin), which the harness also launches executions
+// through.
 //
 // Blob store: propeller uses stow's local kind (with one fix, see propellerpatch/blobstore.go), whose
 // references are file://<bucket>/<key> with the bucket a folder under the storage root. flytekit
@@ -45,6 +47,8 @@ type Stack struct {
 	Store *storage.DataStore
 	// Kubelet is the local kubelet.
 	Kubelet *Kubelet
+	// Admin is the stack's flyteadmin (the part propeller and the harness use).
+	Admin *Admin
 	// Namespace is where executions and their pods run.
 	Namespace string
 	// StorageRoot is the blob store's root folder (and every pod process's working directory).
@@ -54,6 +58,7 @@ type Stack struct {
 
 	root, dir                string
 	project, domain, version string
+	registry                 *registry
 	propeller                *propeller
 }
 
@@ -82,8 +87,9 @@ func start(t T, workflowSrc string, opts Options) (*Stack, error) {
 	if _, err := os.Stat(filepath.Join(root, ".venv", "bin", "pyflyte")); err != nil {
 		return nil, errors.New("no .venv with flytekit in the repository: run `make venv` first")
 	}
-	s := &Stack{root: root, dir: t.TempDir(), Namespace: "flytesnacks-development",
-		project: "flytesnacks", domain: "development", version: "v1", Timings: map[string]time.Duration{}}
+	s := &Stack{root: root, dir: t.TempDir(), project: "flytesnacks", domain: "development", version: "v1",
+		registry: newRegistry(), Timings: map[string]time.Duration{}}
+	s.Namespace = namespaceOf(s.project, s.domain)
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 
@@ -156,6 +162,13 @@ func start(t T, workflowSrc string, opts Options) (*Stack, error) {
 	s.Kubelet = kubelet
 	lap("kubelet")
 
+	s.Admin = newAdmin(s.registry, s.Flyte, s.Store)
+	adminAddress, err := serveAdmin(ctx, s.Admin)
+	if err != nil {
+		return nil, err
+	}
+	lap("admin")
+
 	profPort, err := freePort()
 	if err != nil {
 		return nil, err
@@ -165,7 +178,7 @@ func start(t T, workflowSrc string, opts Options) (*Stack, error) {
 		return nil, err
 	}
 	p, err := startPropeller(ctx, root, s.dir, kubeCfg, propellerSettings{
-		ProfPort: profPort, PoolPort: poolPort, StorageRoot: s.StorageRoot, Bucket: Bucket,
+		ProfPort: profPort, PoolPort: poolPort, AdminAddress: adminAddress, StorageRoot: s.StorageRoot, Bucket: Bucket,
 		ExecutorBinary: filepath.Join(root, "bin", "actor-executor"), LogLevel: opts.PropellerLogLevel,
 	})
 	if err != nil {
