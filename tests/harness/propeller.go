@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -19,6 +20,8 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+
+	"github.com/flyteactors/flyteactors/tests/internal/buildprogress"
 )
 
 // RepoRoot returns the root of the repository the tests run in (the folder with the root go.mod).
@@ -51,29 +54,26 @@ var (
 const PropellerBinary = "bin/harness/flytepropeller"
 
 // BuildBinaries builds the stack's propeller (PropellerBinary) and the project's actor-executor into
-// <repo>/bin, once per process. Go's build cache makes a rebuild of unchanged code a link step.
-func BuildBinaries(root string) error {
-	buildOnce.Do(func() { buildErr = buildBinaries(root) })
+// <repo>/bin, once per process, reporting a long build's progress to progress (if not nil). Go's build
+// cache makes a rebuild of unchanged code a link step.
+func BuildBinaries(root string, progress io.Writer) error {
+	buildOnce.Do(func() { buildErr = buildBinaries(root, progress) })
 	return buildErr
 }
 
-func buildBinaries(root string) error {
+func buildBinaries(root string, progress io.Writer) error {
+	if progress == nil {
+		progress = io.Discard
+	}
 	overlay, err := writePropellerOverlay(root)
 	if err != nil {
 		return err
 	}
-	builds := [][]string{
-		{"-tags", "harness_propeller", "-overlay", overlay, "-o", filepath.Join(root, PropellerBinary), "./cmd/flytepropeller"},
-		{"-o", filepath.Join(root, "bin", "actor-executor"), "./cmd/actor-executor"},
+	if err := buildprogress.Run(root, "FlytePropeller with the actor plugin", progress,
+		"-tags", "harness_propeller", "-overlay", overlay, "-o", filepath.Join(root, PropellerBinary), "./cmd/flytepropeller"); err != nil {
+		return err
 	}
-	for _, args := range builds {
-		cmd := exec.Command("go", append([]string{"build"}, args...)...)
-		cmd.Dir = root
-		if out, err := cmd.CombinedOutput(); err != nil {
-			return fmt.Errorf("go build %s: %v\n%s", args[len(args)-1], err, out)
-		}
-	}
-	return nil
+	return buildprogress.Run(root, "the actor executor", progress, "-o", filepath.Join(root, "bin", "actor-executor"), "./cmd/actor-executor")
 }
 
 // writePropellerOverlay writes the go build -overlay file that adds propellerpatch/blobstore.go to

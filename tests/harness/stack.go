@@ -15,6 +15,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"time"
@@ -34,6 +35,8 @@ import (
 type Options struct {
 	// PropellerLogLevel is propeller's logger level (0 panic .. 5 debug). Default 4 (info).
 	PropellerLogLevel int
+	// BuildProgress, if set, receives progress reports while the stack's binaries build.
+	BuildProgress io.Writer
 }
 
 // Stack is a running stack. Everything it started stops when the test (or demo) cleans up, in the
@@ -98,7 +101,7 @@ func start(t T, workflowSrc string, opts Options) (*Stack, error) {
 		s.Timings[name] = time.Since(mark)
 		mark = time.Now()
 	}
-	if err := BuildBinaries(root); err != nil {
+	if err := BuildBinaries(root, opts.BuildProgress); err != nil {
 		return nil, err
 	}
 	lap("build")
