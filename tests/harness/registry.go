@@ -221,7 +221,8 @@ func (r *registry) compile(lp *admin.LaunchPlan) (*idlcore.CompiledWorkflowClosu
 	if err != nil {
 		return nil, status.Errorf(codes.InvalidArgument, "requirements of workflow %s: %v", wfID.GetName(), err)
 	}
-	var tasks []*idlcore.CompiledTask
+	// The compiler wants a list, even an empty one (a workflow of launch plans only).
+	tasks := []*idlcore.CompiledTask{}
 	for _, id := range reqs.GetRequiredTaskIds() {
 		task, ok := r.reg.Tasks[id.GetName()]
 		if !ok || !sameEntity(task.GetId(), id) {
