@@ -17,15 +17,16 @@ import (
 	"github.com/flyteactors/flyteactors/tests/harness"
 )
 
-// executorSpans returns, for each executor pod of the stack, the actor tasks it ran (from the
-// executor's own log banners).
+// executorSpans returns, for each executor pod the stack ever ran (replaced ones too), the actor tasks
+// it ran (from the executor's own log banners).
 func executorSpans(ctx context.Context, t *testing.T, stack *harness.Stack) map[string][]harness.TaskSpan {
 	t.Helper()
-	pods, err := stack.ExecutorPods(ctx)
-	require.NoError(t, err)
 	spans := map[string][]harness.TaskSpan{}
-	for _, pod := range pods {
-		spans[pod.Name] = harness.ActorTaskSpans(stack.Kubelet.Logs(pod.Namespace + "/" + pod.Name))
+	for _, pod := range stack.Kubelet.StartedPods() {
+		if found := harness.ActorTaskSpans(stack.Kubelet.Logs(pod)); len(found) > 0 {
+			_, name, _ := strings.Cut(pod, "/")
+			spans[name] = found
+		}
 	}
 	return spans
 }
