@@ -109,7 +109,9 @@ propeller:
   prof-port: {{.ProfPort}}
   limit-namespace: all
   metadata-prefix: metadata/propeller
-  rawoutput-prefix: file://{{.Bucket}}/raw
+  # A plain path, not file://: flytekit treats a file:// location as local yet checks it with
+  # os.path (FlyteFile, FlyteDirectory) or creates its folder as a literal "file:" path (datasets).
+  rawoutput-prefix: {{.StorageRoot}}/{{.Bucket}}/raw
   workers: 4
   workflow-reeval-duration: 10s
   downstream-eval-duration: 5s

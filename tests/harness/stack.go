@@ -8,7 +8,8 @@
 // Blob store: propeller uses stow's local kind (with one fix, see propellerpatch/blobstore.go), whose
 // references are file://<bucket>/<key> with the bucket a folder under the storage root. flytekit
 // resolves such a reference relative to its working directory, so every pod process runs with the
-// storage root as its working directory.
+// storage root as its working directory. Raw data (files, folders, datasets) goes under a plain path,
+// <storage root>/<bucket>/raw, which is what flytekit expects of a local location.
 package harness
 
 import (
