@@ -84,19 +84,23 @@ func waitForSpan(ctx context.Context, t *testing.T, stack *harness.Stack, prefix
 // pidLine matches what the test workflows print before they sleep: "... in pid <pid>".
 var pidLine = regexp.MustCompile(`in pid (\d+)`)
 
-// lastPrintedPID returns the pid the last sleeping task on executor pod printed.
+// lastPrintedPID waits until a sleeping task on executor pod has printed its pid, and returns the last
+// one printed.
 func lastPrintedPID(t *testing.T, stack *harness.Stack, pod string) int {
 	t.Helper()
-	lines := stack.Kubelet.Logs(stack.Namespace + "/" + pod)
-	for i := len(lines) - 1; i >= 0; i-- {
-		if m := pidLine.FindStringSubmatch(lines[i]); m != nil {
-			pid, err := strconv.Atoi(m[1])
-			require.NoError(t, err)
-			return pid
+	pid := 0
+	found := eventually(30*time.Second, func() bool {
+		lines := stack.Kubelet.Logs(stack.Namespace + "/" + pod)
+		for i := len(lines) - 1; i >= 0; i-- {
+			if m := pidLine.FindStringSubmatch(lines[i]); m != nil {
+				pid, _ = strconv.Atoi(m[1])
+				return true
+			}
 		}
-	}
-	t.Fatalf("executor pod %s printed no pid", pod)
-	return 0
+		return false
+	})
+	require.True(t, found, "executor pod %s printed no pid", pod)
+	return pid
 }
 
 // processGone tells whether no process pid exists (any more).

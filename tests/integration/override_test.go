@@ -7,9 +7,6 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-
-	idlcore "github.com/flyteorg/flyte/flyteidl/gen/pb-go/flyteidl/core"
-	"github.com/flyteorg/flyte/flytepropeller/pkg/apis/flyteworkflow/v1alpha1"
 )
 
 // TestNodeOverridesOfNameAndResourcesOnActorTasks: with_overrides(name=...) renames the node, and
@@ -50,13 +47,7 @@ func TestNodeOverrideOfTimeoutOnActorTask(t *testing.T) {
 	exec, err := stack.Run(ctx, reg, "constructs.overrides.timeout_override", nil, 3*time.Minute)
 	require.Error(t, err)
 	assert.Less(t, time.Since(started), 25*time.Second, "failed within seconds, not after the task's 30 s")
-	node := exec.Workflow.Status.NodeStatus["n0"]
-	require.NotNil(t, node)
-	assert.Equal(t, v1alpha1.NodePhaseTimedOut, node.GetPhase())
-	require.NotNil(t, exec.Error)
-	assert.Equal(t, "Timeout", exec.Error.GetCode())
-	assert.Equal(t, "Timeout in node", exec.Error.GetMessage())
-	assert.Equal(t, idlcore.WorkflowExecution_FAILED, exec.Phase)
+	assertTimedOut(t, exec, "2s")
 }
 
 // TestNodeOverrideOfRetriesOnActorTask: with_overrides(retries=2) lets an actor task that fails
