@@ -67,7 +67,7 @@ test-python: venv
 	$(VENV)/bin/python -m pytest -q python/tests
 
 test-integration: venv
-	cd tests && go test -count=1 -timeout $(INTEGRATION_TIMEOUT) -v ./integration/...
+	cd tests && go test -count=1 -timeout $(INTEGRATION_TIMEOUT) -v ./...
 
 ## bench: Go benchmarks; each figure also printed as `BENCH <name> <value> <unit>`.
 bench:

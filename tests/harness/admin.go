@@ -136,6 +136,7 @@ func (a *Admin) CreateExecution(ctx context.Context, req *admin.ExecutionCreateR
 		return nil, status.Errorf(codes.AlreadyExists, "execution %s already exists", id.GetName())
 	}
 	if _, err := a.flyte.FlyteworkflowV1alpha1().FlyteWorkflows(rec.namespace).Create(ctx, wf, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+		a.forget(rec)
 		return nil, status.Errorf(codes.Internal, "failed to create workflow in propeller %v", err)
 	}
 	return &admin.ExecutionCreateResponse{Id: id}, nil
@@ -349,6 +350,13 @@ func (a *Admin) remember(rec *executionRecord) bool {
 	}
 	a.executions[key] = rec
 	return true
+}
+
+// forget drops the record of an execution that could not be created.
+func (a *Admin) forget(rec *executionRecord) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	delete(a.executions, executionKey(rec.id))
 }
 
 func executionKey(id *idlcore.WorkflowExecutionIdentifier) string {
