@@ -33,7 +33,9 @@ const executorContainerName = "actor"
 // (execution, task and attempt identity). They go with each task, never into the executor pod.
 var (
 	perAttemptEnvPrefixes = []string{"FLYTE_INTERNAL_"}
-	perAttemptEnvNames    = []string{"FLYTE_ATTEMPT_NUMBER", "FLYTE_EXECUTION_URL"}
+	// _F_SS_C is flytekit's serialization settings, which it gives only the container of a dynamic
+	// task: kept in the pod, it would give a dynamic task an environment apart from the tasks it yields.
+	perAttemptEnvNames = []string{"FLYTE_ATTEMPT_NUMBER", "FLYTE_EXECUTION_URL", "_F_SS_C"}
 )
 
 // badSpecError marks an error in the task's own definition: retrying cannot fix it.
