@@ -252,8 +252,9 @@ def test_a_bundle_uploaded_again_under_a_new_version_is_new_code(process, monkey
 
 
 def test_switching_code_frees_the_old_modules_objects(process, tmp_path):
-    """flytekit records every task it makes; the runtime removes the dropped modules' tasks from its records,
-    so that each code switch does not keep the old module, and what its globals hold, alive."""
+    """flytekit records every task, workflow and launch plan it makes, and every type transformer; the runtime
+    removes the dropped modules' entries, so that each code switch does not keep the old module, and what its
+    globals hold, alive."""
     from flytekit.core.context_manager import FlyteEntities
 
     src = tmp_path / "src"
@@ -262,11 +263,20 @@ def test_switching_code_frees_the_old_modules_objects(process, tmp_path):
         "holds_a_model",
         """
         from flytekit import task, workflow, LaunchPlan
+        from flytekit.core.type_engine import SimpleTransformer, TypeEngine
+        from flytekit.models.types import LiteralType, SimpleType
 
         class Big:  # stands for what a module holds that must be freed with it (a model)
             pass
 
         MODEL = Big()
+
+        class Point:  # a user type with a transformer of its own
+            pass
+
+        TypeEngine.register(
+            SimpleTransformer("point", Point, LiteralType(simple=SimpleType.STRING), lambda p: None, lambda lit: Point())
+        )
 
         @task
         def predict(x: int) -> int:
