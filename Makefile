@@ -15,7 +15,7 @@ GO_PACKAGES := ./...
 # Integration tests build a kube-apiserver and propeller: give them room.
 INTEGRATION_TIMEOUT ?= 40m
 
-.PHONY: all venv generate build lint test test-unit test-python test-integration bench demo clean
+.PHONY: all venv generate build images lint test test-unit test-fuzz test-python test-integration fuzz bench demo clean
 
 all: generate lint build test
 
@@ -42,6 +42,15 @@ build:
 	go build -o bin/flytepropeller ./cmd/flytepropeller
 	go build -o bin/actor-executor ./cmd/actor-executor
 
+## images: the executor image and FlytePropeller with the plugin (needs a Docker engine; this
+## machine has none). IMAGE_PREFIX and IMAGE_TAG name them.
+IMAGE_PREFIX ?= flyteactors
+IMAGE_TAG ?= dev
+images:
+	@docker info >/dev/null 2>&1 || { echo "make images needs a running Docker engine (docker info failed)"; exit 1; }
+	docker build -f images/executor/Dockerfile -t $(IMAGE_PREFIX)/actor-executor:$(IMAGE_TAG) .
+	docker build -f images/flytepropeller/Dockerfile -t $(IMAGE_PREFIX)/flytepropeller:$(IMAGE_TAG) .
+
 ## lint: gofmt, go vet and staticcheck on both modules, buf lint, ruff.
 lint: venv
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './.venv/*')); \
@@ -54,11 +63,20 @@ lint: venv
 	$(VENV)/bin/ruff check python tests/workflows
 	$(VENV)/bin/ruff format --check python tests/workflows
 
-## test: every test: Go unit tests, Python tests, and the integration tests on the real stack.
-test: test-unit test-python test-integration
+## test: every test: Go unit tests, a short fuzz run, Python tests, and the integration tests on the real stack.
+test: test-unit test-fuzz test-python test-integration
 
 test-unit:
 	go test -race -count=1 $(GO_PACKAGES)
+
+## fuzz: the fuzz tests, FUZZTIME each (test-fuzz: briefly, as CI does).
+FUZZTIME ?= 5m
+fuzz:
+	go test -run '^$$' -fuzz '^FuzzParseEnvironment$$' -fuzztime $(FUZZTIME) ./plugin/
+	go test -run '^$$' -fuzz '^FuzzSession$$' -fuzztime $(FUZZTIME) ./actorpool/executorsvc/
+
+test-fuzz:
+	$(MAKE) fuzz FUZZTIME=10s
 
 test-python: venv
 	$(VENV)/bin/python -m pytest -q python/tests

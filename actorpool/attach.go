@@ -19,68 +19,99 @@ func (p *Pool) AttachExecutor(h ExecutorHello, link ExecutorLink) (s *Session, c
 			return
 		}
 		s = &Session{env: env, podName: h.PodName, slots: h.Slots, link: link, running: map[string]*attempt{}}
-		if old := env.sessions[h.PodName]; old != nil {
-			p.takeOverLocked(old, s, h.reported(), w)
+		if env.spec.Slots > 0 && s.slots > env.spec.Slots {
+			// A Hello is trusted only as far as the environment's spec: never more slots than it has.
+			s.slots = env.spec.Slots
 		}
-		cancel = p.adoptRunningLocked(s, h.Running)
+		reported := h.reported()
+		s.draining = env.pods[h.PodName].Stopping
+		if old := env.sessions[h.PodName]; old != nil {
+			cancel = p.takeOverLocked(old, s, reported, w)
+		}
+		if lost := env.lost[h.PodName]; lost != nil {
+			delete(env.lost, h.PodName)
+			cancel = append(cancel, p.takeOverLocked(lost, s, reported, w)...)
+		}
+		cancel = append(cancel, p.adoptRunningLocked(s, h.Running, w)...)
 		env.sessions[h.PodName] = s
+		delete(env.awaiting, h.PodName)
+		// An executor runs: whatever kept the pods from starting is over.
+		env.podFailures, env.broken = 0, ""
 		for _, r := range h.Held {
-			p.finishLocked(s, r, w)
+			p.resultLocked(s, r, w)
 		}
 		p.dispatchLocked(env, w)
 	})
 	return s, cancel, err
 }
 
-// admitLocked returns the environment h belongs to, if it exists, is ready and h carries its token.
-// p.mu must be held.
+// admitLocked returns the environment h belongs to, if it exists, admits executors and h carries the
+// pod's token. Its errors say no more than the executor already knows. p.mu must be held.
 func (p *Pool) admitLocked(h ExecutorHello) (*environment, error) {
 	env, ok := p.environments[h.EnvironmentID]
 	switch {
+	case !p.discoveryDone:
+		// Until the pool knows what the cluster held when it started, it cannot tell an executor's
+		// running tasks from those of executors yet to reconnect: it admits none.
+		return nil, fmt.Errorf("%w: the pool is starting", ErrEnvironmentNotReady)
 	case !ok:
 		return nil, fmt.Errorf("%w: %s", ErrUnknownEnvironment, h.EnvironmentID)
-	case env.token == "":
-		return nil, fmt.Errorf("%w: %s", ErrEnvironmentNotReady, env.spec.Key)
-	case subtle.ConstantTimeCompare([]byte(env.token), []byte(h.Token)) != 1:
-		return nil, fmt.Errorf("%w: executor %s of environment %s", ErrBadToken, h.PodName, env.spec.Key)
+	case env.secret == "" || env.deleting:
+		return nil, fmt.Errorf("%w: %s", ErrEnvironmentNotReady, h.EnvironmentID)
+	case subtle.ConstantTimeCompare([]byte(PodToken(env.secret, h.PodName)), []byte(h.Token)) != 1:
+		return nil, fmt.Errorf("%w: executor %s", ErrBadToken, h.PodName)
 	}
 	return env, nil
 }
 
-// takeOverLocked replaces old, an earlier session of the same pod, with s: the attempts the executor
-// still reports move to s, and what old ran that the executor no longer reports is lost. p.mu must be
-// held.
-func (p *Pool) takeOverLocked(old, s *Session, reported map[string]bool, w *wakeups) {
+// takeOverLocked replaces old, an earlier (live or lost) session of the same pod, with s: the
+// attempts the executor still reports move to s (released ones are returned to be cancelled), and
+// what old ran that the executor no longer reports is lost. p.mu must be held.
+func (p *Pool) takeOverLocked(old, s *Session, reported map[string]bool, w *wakeups) (cancel []string) {
 	old.detached = true
 	for id, a := range old.running {
 		if reported[id] {
 			a.session = s
 			s.running[id] = a
+			if a.released {
+				cancel = append(cancel, id)
+			}
 			continue
 		}
 		s.env.active--
-		p.failLocked(a, Failure{Kind: FailureSystem, Retryable: true, Code: contract.CodeExecutorLost,
-			Message: fmt.Sprintf("executor %s reconnected without task %s", s.podName, id)}, w)
+		p.failLocked(a, lostFailure(s.podName, fmt.Sprintf("it reconnected without task %s", id), ExecutorPodState{}), w)
 	}
+	return cancel
 }
 
-// adoptRunningLocked takes on the attempts the executor reports running that s does not hold yet:
-// an attempt propeller submitted again after a pool restart is the executor's run; any other is not
-// wanted and is returned to be cancelled. Either way it takes a slot until the executor reports it
-// ended. p.mu must be held.
-func (p *Pool) adoptRunningLocked(s *Session, running []string) (cancel []string) {
+// adoptRunningLocked takes on the attempts the executor reports running that s does not hold yet. An
+// attempt propeller submitted again after a restart of the pool is the executor's run; one the pool
+// does not know waits on s as an orphan for propeller to submit it; one the pool knows elsewhere, or
+// released, is returned to be cancelled. Each takes a slot until the executor reports it ended. p.mu
+// must be held.
+func (p *Pool) adoptRunningLocked(s *Session, running []string, w *wakeups) (cancel []string) {
 	for _, id := range running {
 		if _, mine := s.running[id]; mine {
 			continue
 		}
-		if a, known := p.attempts[id]; known && a.isQueued() && a.env == s.env {
+		a, known := p.attempts[id]
+		switch {
+		case known && a.isQueued() && a.env == s.env:
 			a.env.queue.remove(a)
 			p.assignLocked(a, s)
 			a.status.phase = TaskRunning
+			w.add(a.owner)
 			continue
+		case !known:
+			a = &attempt{id: id, env: s.env, status: TaskStatus{phase: TaskRunning}, orphanSince: p.opts.Now()}
+			p.attempts[id] = a
+			s.env.orphans++
+		default:
+			cancel = append(cancel, id)
+			a = &attempt{id: id, env: s.env, released: true}
 		}
-		cancel = append(cancel, id)
-		s.running[id] = &attempt{task: Task{ID: id}, env: s.env, released: true, session: s}
+		a.session = s
+		s.running[id] = a
 		s.env.active++
 	}
 	return cancel
@@ -98,8 +129,9 @@ func (h ExecutorHello) reported() map[string]bool {
 	return ids
 }
 
-// DetachExecutor ends an executor's session. Attempts it was running fail as lost, retryably: Flyte
-// runs them again as new attempts.
+// DetachExecutor ends an executor's session. Its attempts wait for the executor to reconnect, for up
+// to the reconnect grace; then, or as soon as its pod is seen ended, they fail as lost, retryably:
+// Flyte runs them again as new attempts.
 func (p *Pool) DetachExecutor(s *Session, reason string) {
 	p.update(func(w *wakeups) {
 		if s.detached {
@@ -109,14 +141,44 @@ func (p *Pool) DetachExecutor(s *Session, reason string) {
 		env := s.env
 		if env.sessions[s.podName] == s {
 			delete(env.sessions, s.podName)
+			env.noteSessionsChanged(p.opts.Now())
 		}
-		for id, a := range s.running {
-			delete(s.running, id)
-			env.active--
-			p.failLocked(a, Failure{Kind: FailureSystem, Retryable: true, Code: contract.CodeExecutorLost,
-				Message: fmt.Sprintf("executor %s was lost while running the task: %s", s.podName, reason)}, w)
+		if len(s.running) > 0 {
+			s.lostAt, s.lostReason = p.opts.Now(), reason
+			env.lost[s.podName] = s
+			if pod := env.pods[s.podName]; pod.Ended {
+				p.failLostLocked(s, pod, w) // its pod ended already: it will not reconnect
+			}
 		}
-		p.markIdleLocked(env)
+		// Level-triggered: the Cluster replaces the pod if it is gone, and finds nothing to do if not.
+		env.ensuredAt = env.ensuredAt.Add(-p.opts.ResyncInterval)
+		env.poke()
 		p.dispatchLocked(env, w)
 	})
+}
+
+// failLostLocked fails the attempts of a lost session, which will not come back. p.mu must be held.
+func (p *Pool) failLostLocked(s *Session, fate ExecutorPodState, w *wakeups) {
+	if s.env.lost[s.podName] == s {
+		delete(s.env.lost, s.podName)
+	}
+	for id, a := range s.running {
+		delete(s.running, id)
+		s.env.active--
+		if a.isOrphan() {
+			p.forgetOrphanLocked(a)
+			continue
+		}
+		p.failLocked(a, lostFailure(s.podName, s.lostReason, fate), w)
+	}
+	p.markIdleLocked(s.env)
+}
+
+// lostFailure is the failure of an attempt whose executor went away.
+func lostFailure(pod, why string, fate ExecutorPodState) Failure {
+	msg := fmt.Sprintf("executor %s was lost while running the task: %s", pod, why)
+	if fate.Problem != "" {
+		msg += "; its pod: " + fate.Problem
+	}
+	return Failure{Kind: FailureSystem, Retryable: true, OOM: fate.OOM, Code: contract.CodeExecutorLost, Message: msg}
 }

@@ -11,7 +11,7 @@ func TestAttemptQueueIsFIFOAndRemovesAnywhere(t *testing.T) {
 	var q attemptQueue
 	attempts := make([]*attempt, 5)
 	for i := range attempts {
-		attempts[i] = &attempt{task: Task{ID: fmt.Sprint(i)}}
+		attempts[i] = &attempt{id: fmt.Sprint(i)}
 		q.push(attempts[i])
 	}
 	assert.Equal(t, 5, q.len())
@@ -21,10 +21,10 @@ func TestAttemptQueueIsFIFOAndRemovesAnywhere(t *testing.T) {
 	assert.False(t, attempts[2].isQueued())
 	assert.Equal(t, 2, q.len())
 
-	assert.Equal(t, "1", q.pop().id())
+	assert.Equal(t, "1", q.pop().id)
 	q.push(attempts[2])
-	assert.Equal(t, "3", q.pop().id())
-	assert.Equal(t, "2", q.pop().id())
+	assert.Equal(t, "3", q.pop().id)
+	assert.Equal(t, "2", q.pop().id)
 	assert.Nil(t, q.pop())
 	assert.Equal(t, 0, q.len())
 	for _, a := range attempts {

@@ -1,13 +1,59 @@
 package actorpool
 
-import "context"
+import (
+	"context"
+	"time"
+)
 
 // Cluster is what the pool needs from Kubernetes. Implementations are level-triggered: each call
 // converges the cluster towards what it is asked for, whatever happened before.
 type Cluster interface {
 	// EnsureEnvironment makes the environment's anchor exist and spec.Replicas executor pods live, and
-	// returns the environment's token: newly made with the anchor, or read back from it.
-	EnsureEnvironment(ctx context.Context, spec EnvironmentSpec) (token string, err error)
-	// DeleteEnvironment removes the environment's executor pods and its anchor.
-	DeleteEnvironment(ctx context.Context, key EnvironmentKey) error
+	// returns the environment's secret, from which each executor pod's token is derived (PodToken):
+	// newly made with the anchor, or read back from it.
+	EnsureEnvironment(ctx context.Context, spec EnvironmentSpec) (secret string, err error)
+	// DeleteEnvironment removes the executor pods and the anchor of the environment with ID id.
+	DeleteEnvironment(ctx context.Context, namespace, id string) error
+	// DiscoverEnvironments lists the environments the cluster holds (anchors, or executor pods whose
+	// anchor is gone), so that a restarted pool can look after those nobody submits to any more.
+	DiscoverEnvironments(ctx context.Context) ([]DiscoveredEnvironment, error)
+	// WatchExecutorPods tells observe how each executor pod is doing, whenever that changes, until ctx
+	// is done. observe must not block.
+	WatchExecutorPods(ctx context.Context, observe func(ExecutorPodState)) error
+}
+
+// DiscoveredEnvironment is an environment found in the cluster.
+type DiscoveredEnvironment struct {
+	Namespace string
+	// ID is the environment's EnvironmentKey.ID.
+	ID string
+	// Name is the environment's name, for people.
+	Name string
+	// Secret is the environment's secret; empty when its anchor is gone.
+	Secret string
+	// TTL is how long the environment stays up with nothing to do, as it was created.
+	TTL time.Duration
+	// Pods are the environment's executor pods that may still be running.
+	Pods []string
+}
+
+// ExecutorPodState is how an executor pod is doing.
+type ExecutorPodState struct {
+	Namespace string
+	// EnvironmentID is the ID of the pod's environment.
+	EnvironmentID string
+	Pod           string
+	// Ended is true when the pod is gone or its executor container has terminated: the executor will
+	// not come back.
+	Ended bool
+	// Stopping is true while the pod is being deleted: its executor drains (takes no new tasks).
+	Stopping bool
+	// OOM is true when the container was killed for running out of memory.
+	OOM bool
+	// Problem says, for people, why the pod does not run its executor (an image that cannot be pulled,
+	// a missing secret, no room on any node, how it ended); empty while it starts normally or runs.
+	Problem string
+	// Permanent is true when the problem cannot heal by waiting or by a new pod of the same spec (an
+	// invalid image name, a runtime that cannot import flytekit, an executor the pool refused).
+	Permanent bool
 }

@@ -3,7 +3,7 @@ package actorpool
 // dispatchLocked hands queued attempts to sessions with free slots, oldest attempt first. p.mu must
 // be held.
 func (p *Pool) dispatchLocked(env *environment, w *wakeups) {
-	if env.deleting {
+	if env.deleting || !p.discoveryDone || p.awaitingLocked(env) {
 		return
 	}
 	for env.queue.len() > 0 {
@@ -13,8 +13,8 @@ func (p *Pool) dispatchLocked(env *environment, w *wakeups) {
 		}
 		a := env.queue.pop()
 		p.assignLocked(a, s)
-		s.link.Assign(Assignment{TaskID: a.id(), Command: a.task.Command, Env: a.task.Env})
-		w.add(a.task.Owner)
+		s.link.Assign(a.assignment())
+		w.add(a.owner)
 	}
 }
 
@@ -23,6 +23,19 @@ func (p *Pool) assignLocked(a *attempt, s *Session) {
 	a.session = s
 	a.status.phase = TaskAssigned
 	a.status.Executor = s.podName
-	s.running[a.id()] = a
+	s.running[a.id] = a
 	s.env.active++
+}
+
+// awaitingLocked reports whether env still waits for executors found at start to reconnect. p.mu must
+// be held.
+func (p *Pool) awaitingLocked(env *environment) bool {
+	if len(env.awaiting) == 0 {
+		return false
+	}
+	if !p.opts.Now().Before(env.awaitingUntil) {
+		clear(env.awaiting)
+		return false
+	}
+	return true
 }

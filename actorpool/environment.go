@@ -9,26 +9,52 @@ import (
 type environment struct {
 	spec EnvironmentSpec
 	id   string
-	// token is the environment's secret, read from the Cluster; empty until the first ensure.
-	token     string
+	// discovered is true while the environment is known only from the cluster (found at start, not yet
+	// submitted to): spec has its namespace, name and TTL but no pod, so it is never ensured.
+	discovered bool
+	// secret is the environment's secret, read from the Cluster; empty until the first ensure.
+	secret    string
 	ensured   bool
 	ensuredAt time.Time
+	// failures counts Cluster calls that failed in a row; retryAt is when the next may be made.
+	failures int
+	retryAt  time.Time
 	// deleting is true while the environment's goroutine deletes it from the Cluster: nothing is
-	// dispatched meanwhile.
+	// dispatched and no executor is admitted meanwhile.
 	deleting bool
 	lastErr  error
 	queue    attemptQueue
-	// active counts the slots taken on the environment's sessions.
+	// active counts the slots taken on the environment's sessions, live and lost.
 	active    int
 	idleSince time.Time
 	// sessions are the connected executors, by pod name.
 	sessions map[string]*Session
+	// lost are sessions whose stream ended while they held attempts, by pod name: they wait for the
+	// executor to reconnect, until the reconnect grace ends or their pod is seen ended.
+	lost map[string]*Session
+	// orphans counts attempts executors reported that nobody has submitted yet.
+	orphans int
+	// awaiting are executor pods found running at start that have not reconnected yet; until they
+	// have, or awaitingUntil passes, nothing is dispatched (see Pool.registerDiscovered).
+	awaiting      map[string]bool
+	awaitingUntil time.Time
+	// pods is how the environment's executor pods are doing, as the Cluster last said.
+	pods map[string]ExecutorPodState
+	// podFailures counts executor pods that ended in a row, without an executor attaching between;
+	// it sets the backoff before they are replaced.
+	podFailures int
+	// broken, once a pod reports a problem that cannot heal, says what it is: the environment makes
+	// no more pods, and its tasks fail, until it is deleted.
+	broken string
+	// sessionlessSince is when the environment was last left without connected executors.
+	sessionlessSince time.Time
 	// wake asks the environment's goroutine to look again; it never blocks a sender.
 	wake chan struct{}
 }
 
 func newEnvironment(spec EnvironmentSpec, id string) *environment {
-	return &environment{spec: spec, id: id, sessions: map[string]*Session{}, wake: make(chan struct{}, 1)}
+	return &environment{spec: spec, id: id, sessions: map[string]*Session{}, lost: map[string]*Session{},
+		awaiting: map[string]bool{}, pods: map[string]ExecutorPodState{}, wake: make(chan struct{}, 1)}
 }
 
 // idle reports whether the environment has nothing queued and nothing running.
@@ -42,8 +68,9 @@ func (env *environment) poke() {
 	}
 }
 
-// enqueue appends a to the environment's queue.
-func (env *environment) enqueue(a *attempt) {
+// enqueue appends a to the environment's queue at now.
+func (env *environment) enqueue(a *attempt, now time.Time) {
+	a.queuedAt = now
 	env.queue.push(a)
 	env.poke()
 }
@@ -62,9 +89,18 @@ func (env *environment) freeSession() *Session {
 // waitingReason says why a queued attempt of the environment is not running yet.
 func (env *environment) waitingReason() string {
 	switch {
+	case env.broken != "":
+		return env.broken
 	case env.lastErr != nil:
 		return fmt.Sprintf("environment %s cannot start executors yet: %v", env.spec.Key.Name, env.lastErr)
+	case env.deleting:
+		return fmt.Sprintf("environment %s is being replaced after it was idle", env.spec.Key.Name)
+	case len(env.awaiting) > 0:
+		return fmt.Sprintf("waiting for %d executors of environment %s to reconnect after a restart", len(env.awaiting), env.spec.Key.Name)
 	case len(env.sessions) == 0:
+		if problems := env.podProblems(); problems != "its pods are still pending" {
+			return fmt.Sprintf("waiting for executors of environment %s to start: %s", env.spec.Key.Name, problems)
+		}
 		return fmt.Sprintf("waiting for executors of environment %s to start", env.spec.Key.Name)
 	default:
 		return fmt.Sprintf("waiting for a free slot on the %d executors of environment %s", len(env.sessions), env.spec.Key.Name)

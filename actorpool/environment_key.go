@@ -3,6 +3,7 @@ package actorpool
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"strings"
 )
 
@@ -11,22 +12,25 @@ import (
 // service account, pod template, interruptible), so two definitions that differ in any of these never
 // share a pool, even under the same name and version.
 type EnvironmentKey struct {
-	Namespace string
-	Project   string
-	Domain    string
-	Name      string
-	Version   string
-	PodHash   string
+	Namespace string `json:"namespace"`
+	Project   string `json:"project"`
+	Domain    string `json:"domain"`
+	Name      string `json:"name"`
+	Version   string `json:"version"`
+	PodHash   string `json:"podHash"`
 }
 
-// String returns the key in a readable form.
+// String returns the key in a readable form, for people: fields may contain "/", so two keys can
+// read alike. ID tells keys apart.
 func (k EnvironmentKey) String() string {
 	return strings.Join([]string{k.Namespace, k.Project, k.Domain, k.Name, k.Version, k.PodHash}, "/")
 }
 
 // ID returns a short, stable identifier of the key that is a valid Kubernetes label value and name
-// segment: the same key always gives the same ID, on every pool.
+// segment: the same key always gives the same ID, on every pool, and different keys different IDs.
 func (k EnvironmentKey) ID() string {
-	sum := sha256.Sum256([]byte(k.String()))
+	// A JSON array keeps field boundaries, so no two keys encode alike (a "/"-joined string did not).
+	canonical, _ := json.Marshal([]string{k.Namespace, k.Project, k.Domain, k.Name, k.Version, k.PodHash})
+	sum := sha256.Sum256(canonical)
 	return hex.EncodeToString(sum[:10])
 }

@@ -1,6 +1,8 @@
 package actorpool
 
 import (
+	"fmt"
+	"math/rand/v2"
 	"time"
 
 	"github.com/flyteorg/flyte/flytestdlib/logger"
@@ -11,97 +13,179 @@ import (
 // for its TTL and is deleted, or when the pool's context is done.
 func (p *Pool) runEnvironment(env *environment) {
 	defer p.wg.Done()
-	ctx := p.ctx
 	timer := time.NewTimer(0)
 	defer timer.Stop()
 	for {
 		select {
-		case <-ctx.Done():
+		case <-p.ctx.Done():
 			return
 		case <-env.wake:
 		case <-timer.C:
 		}
-
-		p.mu.Lock()
-		now := p.opts.Now()
-		expired := env.idle() && now.Sub(env.idleSince) >= env.spec.TTL
-		if expired {
-			// Nothing is dispatched while deleting, so the decision stays right while the Cluster
-			// call below runs without p.mu; tasks that arrive meanwhile wait, and teardown sees them.
-			env.deleting = true
-		}
-		stale := !env.ensured || now.Sub(env.ensuredAt) >= p.opts.ResyncInterval
-		next := p.nextCheckLocked(env)
+		work := p.plan(env)
 		// Cluster calls are slow and must not hold p.mu; only this goroutine makes them for env, so
-		// what was decided above cannot be overtaken by another call for the same environment.
-		p.mu.Unlock()
-
-		switch {
-		case expired:
-			var gone bool
-			if gone, next = p.teardown(env); gone {
+		// what plan decided cannot be overtaken by another call for the same environment.
+		if work.teardown {
+			if p.teardown(env) {
 				return
 			}
-		case stale:
-			next = p.ensure(env)
+			resetTimer(timer, 0)
+			continue
 		}
-		resetTimer(timer, next)
+		if work.ensure {
+			p.ensure(env)
+		}
+		resetTimer(timer, p.nextCheck(env))
 	}
 }
 
-// ensure asks the Cluster to run env and records the outcome; it returns when to look again.
-func (p *Pool) ensure(env *environment) time.Duration {
-	token, err := p.cluster.EnsureEnvironment(p.ctx, env.spec)
+// environmentWork is what an environment's goroutine does with the Cluster in one round.
+type environmentWork struct {
+	teardown bool
+	ensure   bool
+}
+
+// plan settles what time has decided for env (graces and timeouts that ran out) and decides what its
+// goroutine asks of the Cluster now.
+func (p *Pool) plan(env *environment) environmentWork {
+	var work environmentWork
+	p.update(func(w *wakeups) {
+		now := p.opts.Now()
+		if env.idle() && now.Sub(env.idleSince) >= env.spec.TTL && !now.Before(env.retryAt) {
+			// Nothing is dispatched and no executor admitted while deleting, so the decision stays
+			// right while the Cluster call runs without p.mu; tasks that arrive meanwhile wait.
+			env.deleting = true
+			work.teardown = true
+			return
+		}
+		for _, s := range env.lost {
+			if now.Sub(s.lostAt) >= p.opts.ReconnectGrace {
+				p.failLostLocked(s, env.pods[s.podName], w)
+			}
+		}
+		p.failUnstartedLocked(env, now, w)
+		p.dispatchLocked(env, w)
+		work.ensure = !env.discovered && env.broken == "" &&
+			(!env.ensured || now.Sub(env.ensuredAt) >= p.opts.ResyncInterval) && !now.Before(env.retryAt)
+	})
+	return work
+}
+
+// ensure asks the Cluster to run env and records the outcome.
+func (p *Pool) ensure(env *environment) {
 	p.mu.Lock()
-	defer p.mu.Unlock()
-	if err != nil {
-		env.lastErr = err
-		logger.Warnf(p.ctx, "environment %s: cannot ensure executors: %v", env.spec.Key, err)
-		return p.opts.RetryInterval
+	spec := env.spec
+	p.mu.Unlock()
+	secret, err := p.cluster.EnsureEnvironment(p.ctx, spec)
+	p.update(func(w *wakeups) {
+		if err != nil {
+			p.failedLocked(env, fmt.Errorf("ensure executors: %w", err))
+			return
+		}
+		env.lastErr, env.failures = nil, 0
+		env.secret = secret
+		env.ensured = true
+		env.ensuredAt = p.opts.Now()
+		env.forgetEndedPods()
+	})
+}
+
+// failedLocked records a failed Cluster call of env and backs off before the next. p.mu must be held.
+func (p *Pool) failedLocked(env *environment, err error) {
+	env.lastErr = err
+	env.failures++
+	wait := p.backoffLocked(env, env.failures)
+	logger.Warnf(p.ctx, "environment %s: %v (failure %d in a row; next try in %s)", env.spec.Key, err, env.failures, wait.Round(time.Millisecond))
+}
+
+// backoffLocked sets env's next Cluster call n failures into a row of them: each failure doubles the
+// wait, up to MaxRetryInterval, with some jitter so that failing environments do not retry in step on
+// the client's shared rate limit. It returns the wait. p.mu must be held.
+func (p *Pool) backoffLocked(env *environment, n int) time.Duration {
+	wait := p.opts.RetryInterval << min(n-1, 20)
+	wait = min(wait, p.opts.MaxRetryInterval)
+	wait += time.Duration(rand.Int64N(int64(wait)/5 + 1))
+	if at := p.opts.Now().Add(wait); at.After(env.retryAt) {
+		env.retryAt = at
 	}
-	env.lastErr = nil
-	env.token = token
-	env.ensured = true
-	env.ensuredAt = p.opts.Now()
-	return p.nextCheckLocked(env)
+	return wait
 }
 
 // teardown deletes env from the cluster. It returns true when env is gone from the pool; otherwise
-// when to look again: at once if tasks arrived meanwhile, after RetryInterval if the deletion failed.
-func (p *Pool) teardown(env *environment) (bool, time.Duration) {
+// (tasks arrived meanwhile, or the deletion failed) env goes on and is ensured again.
+func (p *Pool) teardown(env *environment) (gone bool) {
 	logger.Infof(p.ctx, "environment %s: idle for %s, deleting it", env.spec.Key, env.spec.TTL)
-	err := p.cluster.DeleteEnvironment(p.ctx, env.spec.Key)
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	env.deleting = false
-	if err != nil {
-		env.lastErr = err
-		logger.Warnf(p.ctx, "environment %s: cannot delete: %v", env.spec.Key, err)
-		return false, p.opts.RetryInterval
-	}
-	env.ensured = false
-	env.token = ""
-	if !env.idle() {
-		return false, 0
-	}
-	delete(p.environments, env.id)
-	for _, s := range env.sessions {
-		s.detached = true
-	}
-	return true, 0
+	err := p.cluster.DeleteEnvironment(p.ctx, env.spec.Key.Namespace, env.id)
+	p.update(func(w *wakeups) {
+		env.deleting = false
+		// The executors of the pods just deleted (all, or some if the deletion failed half way) must
+		// never get work: end their sessions. Executors of pods that live on reconnect.
+		for _, s := range env.sessions {
+			p.closeSessionLocked(s, "its environment was deleted after it was idle", w)
+		}
+		env.ensured = false
+		if err != nil {
+			p.failedLocked(env, fmt.Errorf("delete environment: %w", err))
+			return
+		}
+		env.lastErr, env.failures, env.secret, env.broken, env.podFailures = nil, 0, "", "", 0
+		clear(env.pods)
+		if env.idle() {
+			delete(p.environments, env.id)
+			gone = true
+		}
+	})
+	return gone
 }
 
-// nextCheckLocked returns how long env's goroutine may sleep before it must look at env again: a live
-// environment is converged again every ResyncInterval, an idle one is looked at when its TTL runs out.
-// p.mu must be held.
-func (p *Pool) nextCheckLocked(env *environment) time.Duration {
+// closeSessionLocked ends s from the pool's side. Attempts it still holds fail as lost. p.mu must be
+// held.
+func (p *Pool) closeSessionLocked(s *Session, reason string, w *wakeups) {
+	if s.env.sessions[s.podName] == s {
+		delete(s.env.sessions, s.podName)
+		s.env.noteSessionsChanged(p.opts.Now())
+	}
+	s.link.Close(reason)
+	s.lostReason = reason
+	p.failLostLocked(s, ExecutorPodState{}, w)
+	s.detached = true
+}
+
+// nextCheck returns how long env's goroutine may sleep before it must look at env again: when its
+// resync, its backoff, its TTL, a reconnect grace, the wait for executors found at start, or the start
+// timeout of its oldest queued attempt runs out.
+func (p *Pool) nextCheck(env *environment) time.Duration {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	now := p.opts.Now()
 	next := p.opts.ResyncInterval
+	until := func(t time.Time) { next = min(next, max(t.Sub(now), 0)) }
+	if env.ensured {
+		until(env.ensuredAt.Add(p.opts.ResyncInterval))
+	}
+	if now.Before(env.retryAt) {
+		until(env.retryAt)
+	}
 	if env.idle() {
-		if left := env.spec.TTL - p.opts.Now().Sub(env.idleSince); left < next {
-			next = max(left, 0)
-		}
+		until(env.idleSince.Add(env.spec.TTL))
+	}
+	for _, s := range env.lost {
+		until(s.lostAt.Add(p.opts.ReconnectGrace))
+	}
+	if len(env.awaiting) > 0 {
+		until(env.awaitingUntil)
+	}
+	if oldest := env.queue.head; oldest != nil && len(env.sessions) == 0 {
+		until(latest(oldest.queuedAt, env.sessionlessSince).Add(p.opts.StartTimeout))
 	}
 	return next
+}
+
+func latest(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
 }
 
 func resetTimer(t *time.Timer, d time.Duration) {

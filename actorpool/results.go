@@ -8,46 +8,72 @@ func (p *Pool) TaskStarted(s *Session, id string, at time.Time) {
 		if a, ok := s.running[id]; ok && !s.detached && a.status.phase == TaskAssigned && !a.released {
 			a.status.phase = TaskRunning
 			a.status.StartedAt = at
-			w.add(a.task.Owner)
+			w.add(a.owner)
 		}
 	})
 }
 
-// TaskFinished records an attempt's result and acknowledges it to the executor.
+// ExecutorDraining records that an executor is stopping: it gets no new task, on this session or a
+// later one of its pod.
+func (p *Pool) ExecutorDraining(s *Session) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	s.draining = true
+}
+
+// TaskFinished records an attempt's result. The executor keeps the result until the pool
+// acknowledges it, which the pool does once the plugin released the attempt: until then Flyte may not
+// have recorded it, and a restarted pool learns it again from the executor.
 func (p *Pool) TaskFinished(s *Session, r Result) {
 	p.update(func(w *wakeups) {
 		if !s.detached {
-			p.finishLocked(s, r, w)
+			p.resultLocked(s, r, w)
 			p.dispatchLocked(s.env, w)
 		}
 	})
 }
 
-// finishLocked records r on the attempt it names and acknowledges it. p.mu must be held.
-func (p *Pool) finishLocked(s *Session, r Result, w *wakeups) {
-	defer s.link.Ack(r.TaskID)
+// resultLocked records r, reported by s, on the attempt it names. p.mu must be held.
+func (p *Pool) resultLocked(s *Session, r Result, w *wakeups) {
+	r.Failure = r.Failure.truncated()
 	a, ok := s.running[r.TaskID]
-	if !ok {
-		// A result held across a pool restart, for an attempt propeller submitted again.
-		if a, ok = p.attempts[r.TaskID]; !ok || !a.isQueued() || a.env != s.env {
-			return
-		}
+	if ok {
+		delete(s.running, r.TaskID)
+		s.env.active--
+		p.markIdleLocked(s.env)
+	} else if a, ok = p.attempts[r.TaskID]; ok && a.isQueued() && a.env == s.env {
+		// The pool restarted and propeller submitted the attempt again: the executor's result is its.
 		a.env.queue.remove(a)
-		p.assignLocked(a, s)
+		a.session = s
+	} else if !ok {
+		// Not known (yet): keep it for propeller to submit the attempt again, unacknowledged.
+		a = &attempt{id: r.TaskID, env: s.env, orphanSince: p.opts.Now(), session: s}
+		p.attempts[r.TaskID] = a
+		s.env.orphans++
 	}
-	delete(s.running, r.TaskID)
-	s.env.active--
-	p.markIdleLocked(s.env)
-	if a.released {
-		return
+	switch {
+	case a.released:
+		s.link.Ack(r.TaskID) // nobody wants it any more
+	case a.isOrphan():
+		a.held, a.resultHeld = &r, true
+	case a.session == s && !a.status.phase.IsTerminal():
+		p.recordLocked(a, r, w)
 	}
+	// Otherwise the attempt already has its result (this is the executor repeating it after a
+	// reconnect): it is acknowledged when the attempt is released.
+}
+
+// recordLocked records r as a's result. p.mu must be held.
+func (p *Pool) recordLocked(a *attempt, r Result, w *wakeups) {
+	a.resultHeld = true
+	a.status.Executor = a.session.podName
 	a.status.StartedAt, a.status.FinishedAt = r.StartedAt, r.FinishedAt
 	if r.Failure != nil {
 		p.failLocked(a, *r.Failure, w)
 		return
 	}
 	a.status.phase = TaskSucceeded
-	w.add(a.task.Owner)
+	w.add(a.owner)
 }
 
 // failLocked marks a failed, unless it was released or has ended already. p.mu must be held.
@@ -57,5 +83,5 @@ func (p *Pool) failLocked(a *attempt, f Failure, w *wakeups) {
 	}
 	a.status.phase = TaskFailed
 	a.status.failure = &f
-	w.add(a.task.Owner)
+	w.add(a.owner)
 }

@@ -3,6 +3,8 @@ package actorpool
 import (
 	"fmt"
 	"time"
+
+	"github.com/flyteactors/flyteactors/go/contract"
 )
 
 // TaskPhase is where a task is in its life in the pool.
@@ -59,6 +61,9 @@ type Failure struct {
 	OOM       bool
 	// Code is a short machine-readable reason, one of the codes of package contract.
 	Code string
+	// ExitCode is, when the failure is that the task's process ended (it exited, or a signal killed
+	// it), the exit status a pod would have reported for it (128+signal for a signal); 0 otherwise.
+	ExitCode int32
 	// Message says what happened, for people.
 	Message string
 }
@@ -72,6 +77,8 @@ type TaskStatus struct {
 	Executor string
 	// Waiting says, while the task is queued, why it is not running yet.
 	Waiting string
+	// Version changes whenever Waiting does, so that the phase shows the new reason.
+	Version uint32
 	// ExecutorsConnected is how many executors of the task's environment are connected.
 	ExecutorsConnected int
 	// StartedAt and FinishedAt are the executor's timings of the task; zero until known.
@@ -88,4 +95,14 @@ func (s TaskStatus) Failure() (Failure, bool) {
 		return Failure{}, false
 	}
 	return *s.failure, true
+}
+
+// truncated returns f with its message cut to contract.MaxFailureMessageBytes; nil stays nil.
+func (f *Failure) truncated() *Failure {
+	if f == nil || len(f.Message) <= contract.MaxFailureMessageBytes {
+		return f
+	}
+	short := *f
+	short.Message = contract.TruncateMessage(f.Message)
+	return &short
 }

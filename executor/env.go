@@ -2,7 +2,12 @@ package executor
 
 import (
 	"fmt"
+	"io"
+	"os"
 	"strconv"
+	"strings"
+	"syscall"
+	"time"
 
 	"github.com/flyteactors/flyteactors/go/contract"
 )
@@ -11,9 +16,14 @@ import (
 // an image or pod template may.
 const EnvPython = "FLYTE_ACTOR_PYTHON"
 
+// envTokenFD names the file descriptor the token is handed over on after HideToken re-executed the
+// executor.
+const envTokenFD = "FLYTE_ACTOR_TOKEN_FD"
+
 // ConfigFromEnv builds a Config from the variables the pool sets on executor pods (package contract)
-// and EnvPython, read through getenv (os.Getenv in the pod). Slots defaults to 1 and the runtime's
-// interpreter to python3.
+// and EnvPython, read through getenv (os.Getenv in the pod); the token comes from contract.EnvToken,
+// or from the descriptor HideToken passed it on. Slots defaults to 1 and the runtime's interpreter to
+// python3.
 func ConfigFromEnv(getenv func(string) string) (Config, error) {
 	slots := 1
 	if s := getenv(contract.EnvSlots); s != "" {
@@ -27,13 +37,94 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 	if python == "" {
 		python = "python3"
 	}
+	token := getenv(contract.EnvToken)
+	if fd := getenv(envTokenFD); token == "" && fd != "" {
+		var err error
+		if token, err = readTokenFD(fd); err != nil {
+			return Config{}, err
+		}
+	}
+	warmup, err := durationFromEnv(getenv, contract.EnvWarmupTimeout)
+	if err != nil {
+		return Config{}, err
+	}
+	drain, err := durationFromEnv(getenv, contract.EnvDrainTimeout)
+	if err != nil {
+		return Config{}, err
+	}
+	var ca []byte
+	if pem := getenv(contract.EnvCA); pem != "" {
+		ca = []byte(pem)
+	}
 	cfg := Config{
+		CA:             ca,
+		WarmupTimeout:  warmup,
+		DrainTimeout:   drain,
 		PoolAddress:    getenv(contract.EnvPoolAddress),
 		EnvironmentID:  getenv(contract.EnvEnvironmentID),
 		PodName:        getenv(contract.EnvPodName),
-		Token:          getenv(contract.EnvToken),
+		Token:          token,
 		Slots:          slots,
 		RuntimeCommand: []string{python, "-m", "flyteactors.runtime"},
 	}
 	return cfg, cfg.Validate()
+}
+
+// durationFromEnv reads the Go duration in variable name; 0 when it is unset.
+func durationFromEnv(getenv func(string) string, name string) (time.Duration, error) {
+	s := getenv(name)
+	if s == "" {
+		return 0, nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		return 0, fmt.Errorf("%s=%q is not a duration", name, s)
+	}
+	return d, nil
+}
+
+func readTokenFD(fd string) (string, error) {
+	n, err := strconv.Atoi(fd)
+	if err != nil {
+		return "", fmt.Errorf("%s=%q is not a file descriptor", envTokenFD, fd)
+	}
+	f := os.NewFile(uintptr(n), "token")
+	defer func() { _ = f.Close() }()
+	token, err := io.ReadAll(f)
+	if err != nil {
+		return "", fmt.Errorf("read the token from descriptor %d: %w", n, err)
+	}
+	return string(token), nil
+}
+
+// HideToken takes the pod's token out of the executor's environment: it re-executes the executor with
+// the token handed over on a pipe instead of in contract.EnvToken. A process's initial environment
+// stays readable in /proc/<pid>/environ to anything running as the same user, a task included; after
+// the exec it no longer holds the token. It returns only on error, or at once when there is no token
+// in the environment (the re-executed executor, or one started by hand).
+func HideToken() error {
+	token := os.Getenv(contract.EnvToken)
+	if token == "" {
+		return nil
+	}
+	var fds [2]int
+	if err := syscall.Pipe(fds[:]); err != nil { // no O_CLOEXEC: the read end survives the exec
+		return fmt.Errorf("hide token: %w", err)
+	}
+	if _, err := syscall.Write(fds[1], []byte(token)); err != nil {
+		return fmt.Errorf("hide token: %w", err)
+	}
+	_ = syscall.Close(fds[1])
+	env := make([]string, 0, len(os.Environ()))
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, contract.EnvToken+"=") {
+			env = append(env, kv)
+		}
+	}
+	env = append(env, fmt.Sprintf("%s=%d", envTokenFD, fds[0]))
+	self, err := os.Executable()
+	if err != nil {
+		return fmt.Errorf("hide token: %w", err)
+	}
+	return syscall.Exec(self, os.Args, env)
 }

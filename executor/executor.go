@@ -8,32 +8,59 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
+	"os"
+	"strings"
 	"sync"
 	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/keepalive"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/flyteactors/flyteactors/go/contract"
 	executorv1 "github.com/flyteactors/flyteactors/go/executor/v1"
+	"github.com/flyteactors/flyteactors/go/servercert"
 )
 
 // Config is what an executor needs to know; cmd/actor-executor reads it from the pod's environment.
 type Config struct {
-	PoolAddress    string
-	EnvironmentID  string
-	PodName        string
+	PoolAddress   string
+	EnvironmentID string
+	PodName       string
+	// Token is the pod's token, which it presents in its Hello.
 	Token          string
 	Slots          int
 	RuntimeCommand []string
+	// RuntimeEnv is the runtimes' environment; default the executor's own without FLYTE_ACTOR_*, so
+	// that neither a runtime nor a task sees the pod's token.
+	RuntimeEnv []string
 	// Stdout and Stderr receive the tasks' output (the pod's log).
 	Stdout, Stderr io.Writer
 	// ReconnectDelay is how long to wait before reconnecting after a session ends. Default 500ms.
 	ReconnectDelay time.Duration
+	// WarmupTimeout is how long the runtimes may take to warm up. Default contract.DefaultWarmupTimeout.
+	WarmupTimeout time.Duration
+	// DrainTimeout is how long running tasks may finish once the executor is told to stop. Default
+	// contract.DefaultDrainTimeout.
+	DrainTimeout time.Duration
+	// CA, if set, is the PEM certificate the pool's executor service must be signed by: the executor
+	// speaks TLS and verifies the pool. Without it, it speaks plain gRPC.
+	CA []byte
 }
+
+// Errors Run ends with, for which the executor's process exits with a code of its own (package
+// contract), so that the pool can tell why its pod ended.
+var (
+	// ErrRefused: the pool refused the executor for good.
+	ErrRefused = errors.New("the pool refused this executor")
+	// ErrRuntimeCannotStart: a Python runtime could not start or warm up.
+	ErrRuntimeCannotStart = errors.New("the Python runtime could not start")
+)
 
 // Validate reports the first missing or bad setting.
 func (c Config) Validate() error {
@@ -54,16 +81,50 @@ func (c Config) Validate() error {
 	return nil
 }
 
+// withoutIdentity returns environ without the variables that give the executor its identity.
+func withoutIdentity(environ []string) []string {
+	out := make([]string, 0, len(environ))
+	for _, kv := range environ {
+		if !strings.HasPrefix(kv, "FLYTE_ACTOR_") || strings.HasPrefix(kv, EnvPython+"=") {
+			out = append(out, kv)
+		}
+	}
+	return out
+}
+
 // Executor is one executor pod's bridge.
 type Executor struct {
-	cfg  Config
-	free chan *Runtime
+	cfg     Config
+	spawner *spawner
+	free    chan *Runtime
 
-	mu      sync.Mutex // guards the fields below
-	running map[string]*Runtime
+	mu sync.Mutex // guards the fields below
+	// running are the tasks that have a slot, by ID; an entry is made before the task gets a
+	// runtime, so that an ID is never run twice at once.
+	running map[string]*run
+	// held are the results the pool has not acknowledged yet. A task leaves running and enters held
+	// in one step, so an assignment of its ID is ignored all along.
 	held    map[string]*executorv1.TaskFinished
 	session *session
-	wg      sync.WaitGroup
+	// draining, once set, is when the stopping executor's last tasks must have ended; it takes no new
+	// ones. closing is set once it has closed its last session.
+	draining time.Time
+	closing  bool
+	// wg counts the tasks that have a slot; Add is only called with mu held and draining unset, so
+	// that drain's Wait never races an Add.
+	wg sync.WaitGroup
+
+	// afterSnapshot, set by tests, runs in open between the Hello's snapshot and its sending.
+	afterSnapshot func()
+}
+
+// run is one task in a slot.
+type run struct {
+	// runtime runs the task; nil until the task got one.
+	runtime *Runtime
+	// cancelled says the pool cancelled the task; stopped that the executor stopped it to exit.
+	cancelled bool
+	stopped   bool
 }
 
 // New returns an executor for cfg.
@@ -74,39 +135,126 @@ func New(cfg Config) (*Executor, error) {
 	if cfg.ReconnectDelay <= 0 {
 		cfg.ReconnectDelay = 500 * time.Millisecond
 	}
+	if cfg.WarmupTimeout <= 0 {
+		cfg.WarmupTimeout = contract.DefaultWarmupTimeout
+	}
+	if cfg.DrainTimeout <= 0 {
+		cfg.DrainTimeout = contract.DefaultDrainTimeout
+	}
+	if cfg.RuntimeEnv == nil {
+		cfg.RuntimeEnv = withoutIdentity(os.Environ())
+	}
 	x := &Executor{
 		cfg:     cfg,
+		spawner: newSpawner(),
 		free:    make(chan *Runtime, cfg.Slots),
-		running: map[string]*Runtime{},
+		running: map[string]*run{},
 		held:    map[string]*executorv1.TaskFinished{},
 	}
 	for range cfg.Slots {
-		x.free <- NewRuntime(cfg.RuntimeCommand, cfg.Stdout, cfg.Stderr)
+		x.free <- NewRuntime(RuntimeOptions{Command: cfg.RuntimeCommand, Env: cfg.RuntimeEnv,
+			Stdout: cfg.Stdout, Stderr: cfg.Stderr, Start: x.spawner.start})
 	}
 	return x, nil
 }
 
-// Run warms the runtimes, then serves the pool until ctx is done or the pool refuses the executor for
-// good (wrong token, unsupported protocol). Tasks still running when ctx ends are stopped.
+// Run warms the runtimes, then serves the pool until ctx is done (SIGTERM: the executor drains) or the
+// pool refuses the executor for good (wrong token, unsupported protocol).
 func (x *Executor) Run(ctx context.Context) error {
 	defer x.stop()
-	if err := x.warm(ctx); err != nil {
+	warmCtx, cancelWarm := context.WithTimeout(ctx, x.cfg.WarmupTimeout)
+	err := x.warm(warmCtx)
+	cancelWarm()
+	if err != nil && ctx.Err() == nil {
+		if errors.Is(err, context.DeadlineExceeded) {
+			err = fmt.Errorf("not warm after %s", x.cfg.WarmupTimeout)
+		}
+		return fmt.Errorf("%w: %w", ErrRuntimeCannotStart, err)
+	}
+	if ctx.Err() != nil {
+		return nil
+	}
+	transport, err := x.transportCredentials()
+	if err != nil {
 		return err
 	}
-	conn, err := grpc.NewClient(x.cfg.PoolAddress, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	conn, err := grpc.NewClient(x.cfg.PoolAddress,
+		grpc.WithTransportCredentials(transport),
+		// Pings notice a half-open connection, so that the executor reconnects and learns what the
+		// pool wants of its tasks, instead of running tasks the pool has given up on.
+		grpc.WithKeepaliveParams(keepalive.ClientParameters{Time: contract.KeepaliveInterval,
+			Timeout: contract.KeepaliveInterval, PermitWithoutStream: true}))
 	if err != nil {
 		return fmt.Errorf("pool address %q: %w", x.cfg.PoolAddress, err)
 	}
 	defer func() { _ = conn.Close() }()
-	client := executorv1.NewExecutorServiceClient(conn)
+	// Sessions outlive ctx: after SIGTERM the executor still reports to the pool while it drains.
+	sessions, endSessions := context.WithCancel(context.Background())
+	defer endSessions()
+	refused := make(chan error, 1)
+	go func() { refused <- x.connect(sessions, executorv1.NewExecutorServiceClient(conn)) }()
+	select {
+	case err := <-refused:
+		return err
+	case <-ctx.Done():
+	}
+	x.drain()
+	// Close the stream from this side and let the pool read to its end: it handles messages in order,
+	// so every result sent before is recorded. Then stop, whatever the pool does.
+	x.closeSession()
+	select {
+	case <-refused:
+	case <-time.After(5 * time.Second):
+		endSessions()
+		<-refused
+	}
+	return nil
+}
+
+// closeSession ends the current session from the executor's side, for good.
+func (x *Executor) closeSession() {
+	x.mu.Lock()
+	x.closing = true
+	s := x.session
+	x.mu.Unlock()
+	if s != nil {
+		s.mu.Lock()
+		_ = s.stream.CloseSend()
+		s.mu.Unlock()
+	}
+}
+
+// transportCredentials are TLS that trusts only Config.CA and expects the pool address's host, or
+// none without a CA.
+func (x *Executor) transportCredentials() (credentials.TransportCredentials, error) {
+	if x.cfg.CA == nil {
+		return insecure.NewCredentials(), nil
+	}
+	host, _, err := net.SplitHostPort(x.cfg.PoolAddress)
+	if err != nil {
+		return nil, fmt.Errorf("pool address %q: %w", x.cfg.PoolAddress, err)
+	}
+	cfg, err := servercert.ClientTLS(x.cfg.CA, host)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", contract.EnvCA, err)
+	}
+	return credentials.NewTLS(cfg), nil
+}
+
+// connect holds sessions with the pool, one after another, until ctx is done or the pool refuses the
+// executor for good.
+func (x *Executor) connect(ctx context.Context, client executorv1.ExecutorServiceClient) error {
 	for {
 		err := x.serve(ctx, client)
-		if ctx.Err() != nil {
+		x.mu.Lock()
+		closing := x.closing
+		x.mu.Unlock()
+		if ctx.Err() != nil || closing {
 			return nil
 		}
 		switch status.Code(err) {
 		case codes.PermissionDenied, codes.FailedPrecondition, codes.InvalidArgument:
-			return fmt.Errorf("the pool refused this executor: %w", err)
+			return fmt.Errorf("%w: %w", ErrRefused, err)
 		}
 		fmt.Fprintf(x.cfg.Stderr, "actor executor: session with pool ended: %v; reconnecting\n", err)
 		select {
@@ -115,6 +263,42 @@ func (x *Executor) Run(ctx context.Context) error {
 		case <-time.After(x.cfg.ReconnectDelay):
 		}
 	}
+}
+
+// drain stops the executor taking tasks, tells the pool, and lets the running tasks finish for
+// DrainTimeout; those still running then are stopped and reported lost (Flyte runs them again), never
+// dropped.
+func (x *Executor) drain() {
+	deadline := time.Now().Add(x.cfg.DrainTimeout)
+	x.mu.Lock()
+	x.draining = deadline
+	x.mu.Unlock()
+	fmt.Fprintf(x.cfg.Stderr, "actor executor: stopping: no new tasks; running ones may finish until %s\n", deadline.UTC().Format(time.RFC3339))
+	x.report(drainingMessage(deadline))
+	done := make(chan struct{})
+	go func() {
+		x.wg.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return
+	case <-time.After(time.Until(deadline)):
+	}
+	x.mu.Lock()
+	for id, rn := range x.running {
+		rn.stopped = true
+		if rn.runtime != nil {
+			rn.runtime.Cancel(id)
+		}
+	}
+	x.mu.Unlock()
+	<-done
+}
+
+func drainingMessage(deadline time.Time) *executorv1.ExecutorMessage {
+	return &executorv1.ExecutorMessage{Message: &executorv1.ExecutorMessage_Draining{Draining: &executorv1.Draining{
+		Deadline: timestamppb.New(deadline)}}}
 }
 
 // warm starts every runtime, in parallel, so the first task does not pay for Python's start.
@@ -137,14 +321,17 @@ func (x *Executor) warm(ctx context.Context) error {
 
 func (x *Executor) stop() {
 	x.mu.Lock()
-	for _, r := range x.running {
-		r.Kill()
+	for id, rn := range x.running {
+		if rn.runtime != nil {
+			rn.runtime.Cancel(id)
+		}
 	}
 	x.mu.Unlock()
 	x.wg.Wait()
 	for range x.cfg.Slots {
 		(<-x.free).Close()
 	}
+	x.spawner.stop()
 }
 
 // session is one live stream to the pool. send may be called from any goroutine.
@@ -168,7 +355,8 @@ func (x *Executor) serve(ctx context.Context, client executorv1.ExecutorServiceC
 		return err
 	}
 	s := &session{stream: stream}
-	if err := s.send(&executorv1.ExecutorMessage{Message: &executorv1.ExecutorMessage_Hello{Hello: x.hello()}}); err != nil {
+	defer x.clearSession(s)
+	if err := x.open(s); err != nil {
 		return err
 	}
 	first, err := stream.Recv()
@@ -182,9 +370,6 @@ func (x *Executor) serve(ctx context.Context, client executorv1.ExecutorServiceC
 	for _, id := range welcome.GetCancelTaskIds() {
 		x.cancel(id)
 	}
-	x.setSession(s)
-	defer x.setSession(nil)
-
 	interval := welcome.GetHeartbeatInterval().AsDuration()
 	if interval <= 0 {
 		interval = contract.DefaultHeartbeatInterval
@@ -209,6 +394,40 @@ func (x *Executor) serve(ctx context.Context, client executorv1.ExecutorServiceC
 	}
 }
 
+// open makes s the session and sends its Hello. Taking the Hello's snapshot of what the executor runs
+// and holds and making s the session are one step, and nothing is sent on s before the Hello: so
+// every result is either in the Hello or reported on s after it, never in neither.
+func (x *Executor) open(s *session) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	x.mu.Lock()
+	hello := x.helloLocked()
+	x.session = s
+	x.mu.Unlock()
+	if x.afterSnapshot != nil {
+		x.afterSnapshot()
+	}
+	if err := s.stream.Send(&executorv1.ExecutorMessage{Message: &executorv1.ExecutorMessage_Hello{Hello: hello}}); err != nil {
+		return err
+	}
+	x.mu.Lock()
+	draining := x.draining
+	x.mu.Unlock()
+	if !draining.IsZero() {
+		return s.stream.Send(drainingMessage(draining)) // a new session of a stopping executor
+	}
+	return nil
+}
+
+// clearSession forgets s if it is still the session.
+func (x *Executor) clearSession(s *session) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if x.session == s {
+		x.session = nil
+	}
+}
+
 func (x *Executor) heartbeat(ctx context.Context, s *session, interval time.Duration) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
@@ -223,10 +442,8 @@ func (x *Executor) heartbeat(ctx context.Context, s *session, interval time.Dura
 	}
 }
 
-// hello describes the executor and what it holds.
-func (x *Executor) hello() *executorv1.Hello {
-	x.mu.Lock()
-	defer x.mu.Unlock()
+// helloLocked describes the executor and what it holds. x.mu must be held.
+func (x *Executor) helloLocked() *executorv1.Hello {
 	h := &executorv1.Hello{
 		ProtocolVersion: executorv1.ProtocolVersion_PROTOCOL_VERSION_1,
 		EnvironmentId:   x.cfg.EnvironmentID,
@@ -243,12 +460,6 @@ func (x *Executor) hello() *executorv1.Hello {
 	return h
 }
 
-func (x *Executor) setSession(s *session) {
-	x.mu.Lock()
-	defer x.mu.Unlock()
-	x.session = s
-}
-
 // report sends m on the current session, if there is one. Results are also held, so a report lost
 // with its session is sent again in the next hello.
 func (x *Executor) report(m *executorv1.ExecutorMessage) {
@@ -263,29 +474,45 @@ func (x *Executor) report(m *executorv1.ExecutorMessage) {
 // start runs an assignment in a free runtime.
 func (x *Executor) start(ctx context.Context, a *executorv1.Assignment) {
 	id := a.GetTaskId()
+	rn := &run{}
 	x.mu.Lock()
 	_, dup := x.running[id]
 	_, done := x.held[id]
+	draining := !x.draining.IsZero()
+	reserved := !dup && !done && !draining
+	if reserved {
+		x.running[id] = rn
+		x.wg.Add(1)
+	}
 	x.mu.Unlock()
-	if dup || done {
+	switch {
+	case dup || done:
 		return // the pool re-sent what this executor already has; never run an attempt twice
+	case draining:
+		x.finish(id, time.Now(), nil, systemFailure(contract.CodeExecutorDraining, true,
+			fmt.Sprintf("executor %s is stopping and did not start the task", x.cfg.PodName)))
+		return
 	}
 	var r *Runtime
 	select {
 	case r = <-x.free:
 	default:
-		x.finish(id, time.Now(), systemFailure(contract.CodeNoFreeSlot, true,
+		defer x.wg.Done()
+		x.finish(id, time.Now(), nil, systemFailure(contract.CodeNoFreeSlot, true,
 			fmt.Sprintf("executor %s was given more tasks than its %d slots", x.cfg.PodName, x.cfg.Slots)))
 		return
+	}
+	x.mu.Lock()
+	rn.runtime = r
+	cancelled := rn.cancelled
+	x.mu.Unlock()
+	if cancelled {
+		r.Cancel(id) // cancelled before it had a runtime: the runtime refuses it
 	}
 	env := make(map[string]string, len(a.GetEnv()))
 	for _, v := range a.GetEnv() {
 		env[v.GetName()] = v.GetValue()
 	}
-	x.mu.Lock()
-	x.running[id] = r
-	x.mu.Unlock()
-	x.wg.Add(1)
 	go func() {
 		defer x.wg.Done()
 		startedAt := time.Now()
@@ -296,28 +523,40 @@ func (x *Executor) start(ctx context.Context, a *executorv1.Assignment) {
 		})
 		fmt.Fprintf(x.cfg.Stdout, "=== actor task %s: end at %s (ok=%t) ===\n", id, time.Now().UTC().Format(time.RFC3339Nano), failure == nil)
 		x.mu.Lock()
-		delete(x.running, id)
+		stopped := rn.stopped
 		x.mu.Unlock()
-		x.free <- r
-		x.finish(id, startedAt, failure)
+		if stopped {
+			failure = systemFailure(contract.CodeExecutorLost, true,
+				fmt.Sprintf("executor %s was stopped (its pod is going away) before the task ended", x.cfg.PodName))
+		}
+		x.finish(id, startedAt, r, failure)
 	}()
 }
 
-// finish holds a task's result (failure nil: the command completed) and reports it.
-func (x *Executor) finish(id string, startedAt time.Time, failure *executorv1.Failure) {
+// finish moves a task from its slot (if it had one) to the held results (failure nil: the command
+// completed), frees its runtime, and reports the result.
+func (x *Executor) finish(id string, startedAt time.Time, r *Runtime, failure *executorv1.Failure) {
 	f := &executorv1.TaskFinished{TaskId: id, Failure: failure, StartedAt: timestamppb.New(startedAt), FinishedAt: timestamppb.Now()}
 	x.mu.Lock()
+	delete(x.running, id)
 	x.held[id] = f
 	x.mu.Unlock()
+	if r != nil {
+		x.free <- r
+	}
 	x.report(&executorv1.ExecutorMessage{Message: &executorv1.ExecutorMessage_Finished{Finished: f}})
 }
 
-// cancel stops a running task; its Run then reports it as cancelled.
+// cancel stops a task this executor has, and nothing else.
 func (x *Executor) cancel(id string) {
+	var r *Runtime
 	x.mu.Lock()
-	r := x.running[id]
+	if rn := x.running[id]; rn != nil {
+		rn.cancelled = true
+		r = rn.runtime
+	}
 	x.mu.Unlock()
 	if r != nil {
-		r.Kill()
+		r.Cancel(id)
 	}
 }

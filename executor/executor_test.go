@@ -1,11 +1,13 @@
-package executor_test
+package executor
 
 import (
-	"bytes"
 	"context"
+	"crypto/tls"
 	"net"
+	"os"
 	"os/exec"
-	"sync"
+	"path/filepath"
+	"strconv"
 	"testing"
 	"time"
 
@@ -17,27 +19,9 @@ import (
 	"github.com/flyteactors/flyteactors/actorpool"
 	"github.com/flyteactors/flyteactors/actorpool/executorsvc"
 	"github.com/flyteactors/flyteactors/actorpool/pooltest"
-	"github.com/flyteactors/flyteactors/executor"
 	"github.com/flyteactors/flyteactors/go/contract"
+	"github.com/flyteactors/flyteactors/go/servercert"
 )
-
-// syncBuffer is a bytes.Buffer safe for the runtime's and the test's goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // fixture is a real pool with its gRPC service on loopback, and an environment spec.
 type fixture struct {
@@ -48,14 +32,17 @@ type fixture struct {
 	stop func()
 }
 
-func newFixture(t *testing.T, slots int) *fixture {
+func newFixture(t *testing.T, slots int) *fixture { return newFixtureTLS(t, slots, nil) }
+
+// newFixtureTLS is newFixture whose service speaks TLS with serverTLS, if it is not nil.
+func newFixtureTLS(t *testing.T, slots int, serverTLS *tls.Config) *fixture {
 	_, err := exec.LookPath("python3")
 	require.NoError(t, err, "python3 runs the stand-in runtime")
 	ctx, cancel := context.WithCancel(context.Background())
 	pool := actorpool.New(ctx, pooltest.NewCluster(), func(types.NamespacedName) {}, actorpool.Options{})
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
-	svc := executorsvc.New(pool, executorsvc.Options{HeartbeatInterval: 200 * time.Millisecond})
+	svc := executorsvc.New(pool, executorsvc.Options{HeartbeatInterval: 200 * time.Millisecond, TLS: serverTLS})
 	served := make(chan struct{})
 	go func() {
 		defer close(served)
@@ -77,11 +64,11 @@ func newFixture(t *testing.T, slots int) *fixture {
 	return f
 }
 
-func (f *fixture) executor(t *testing.T, token string, slots int) *executor.Executor {
-	x, err := executor.New(executor.Config{
+func (f *fixture) executor(t *testing.T, token string, slots int) *Executor {
+	x, err := New(Config{
 		PoolAddress: f.addr, EnvironmentID: f.spec.Key.ID(), PodName: "pod-1", Token: token, Slots: slots,
 		RuntimeCommand: []string{"python3", "testdata/fake_runtime.py"},
-		Stdout:         f.out, Stderr: f.out, ReconnectDelay: 50 * time.Millisecond,
+		Stdout:         f.out, Stderr: f.out, ReconnectDelay: 50 * time.Millisecond, DrainTimeout: 2 * time.Second,
 	})
 	require.NoError(t, err)
 	return x
@@ -104,8 +91,8 @@ func (f *fixture) waitTerminal(t *testing.T, id string) actorpool.TaskStatus {
 	return s
 }
 
-// run runs x until the test ends and checks it stops.
-func run(t *testing.T, x *executor.Executor) {
+// runExecutor runs x until the test ends and checks it stops.
+func runExecutor(t *testing.T, x *Executor) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- x.Run(ctx) }()
@@ -126,7 +113,7 @@ func TestExecutorRunsAssignmentsAndReportsResults(t *testing.T) {
 	f.submit(t, "b", "fail")
 	f.submit(t, "c", "crash", "3")
 	f.submit(t, "d", "ok")
-	run(t, f.executor(t, pooltest.Token(f.spec.Key), 1))
+	runExecutor(t, f.executor(t, pooltest.Token(f.spec.Key, "pod-1"), 1))
 
 	a := f.waitTerminal(t, "a")
 	assert.Equal(t, actorpool.TaskSucceeded, a.Phase())
@@ -156,7 +143,7 @@ func TestExecutorStopsCancelledTask(t *testing.T) {
 	f := newFixture(t, 1)
 	f.submit(t, "slow", "sleep", "30")
 	f.submit(t, "next", "ok")
-	run(t, f.executor(t, pooltest.Token(f.spec.Key), 1))
+	runExecutor(t, f.executor(t, pooltest.Token(f.spec.Key, "pod-1"), 1))
 	require.Eventually(t, func() bool {
 		s, _ := f.pool.Status("slow")
 		return s.Phase() == actorpool.TaskRunning
@@ -172,7 +159,7 @@ func TestExecutorRunsSlotsInParallel(t *testing.T) {
 	f := newFixture(t, 2)
 	f.submit(t, "x", "sleep", "1")
 	f.submit(t, "y", "sleep", "1")
-	run(t, f.executor(t, pooltest.Token(f.spec.Key), 2))
+	runExecutor(t, f.executor(t, pooltest.Token(f.spec.Key, "pod-1"), 2))
 	x, y := f.waitTerminal(t, "x"), f.waitTerminal(t, "y")
 	assert.Equal(t, actorpool.TaskSucceeded, x.Phase())
 	assert.Equal(t, actorpool.TaskSucceeded, y.Phase())
@@ -194,16 +181,165 @@ func TestExecutorWithWrongTokenIsRefused(t *testing.T) {
 
 func TestConfigFromEnvNamesWhatIsMissing(t *testing.T) {
 	env := map[string]string{contract.EnvPoolAddress: "pool:1", contract.EnvEnvironmentID: "e", contract.EnvPodName: "p", contract.EnvToken: "t"}
-	cfg, err := executor.ConfigFromEnv(func(k string) string { return env[k] })
+	cfg, err := ConfigFromEnv(func(k string) string { return env[k] })
 	require.NoError(t, err)
 	assert.Equal(t, 1, cfg.Slots)
 	assert.Equal(t, []string{"python3", "-m", "flyteactors.runtime"}, cfg.RuntimeCommand)
 
 	env[contract.EnvSlots] = "two"
-	_, err = executor.ConfigFromEnv(func(k string) string { return env[k] })
+	_, err = ConfigFromEnv(func(k string) string { return env[k] })
 	assert.ErrorContains(t, err, `FLYTE_ACTOR_SLOTS="two" is not a number`)
 	delete(env, contract.EnvSlots)
 	delete(env, contract.EnvToken)
-	_, err = executor.ConfigFromEnv(func(k string) string { return env[k] })
+	_, err = ConfigFromEnv(func(k string) string { return env[k] })
 	assert.ErrorContains(t, err, "token is empty")
+}
+
+// TestRuntimeAndTasksNeverSeeTheToken (issue 7, item 10): the pod's identity, token first, stays with
+// the bridge.
+func TestRuntimeAndTasksNeverSeeTheToken(t *testing.T) {
+	t.Setenv(contract.EnvToken, "the-token")
+	t.Setenv(contract.EnvPodName, "pod-1")
+	t.Setenv(EnvPython, "python3")
+	f := newFixture(t, 1)
+	f.submit(t, "look", "envcheck")
+	runExecutor(t, f.executor(t, pooltest.Token(f.spec.Key, "pod-1"), 1))
+	s := f.waitTerminal(t, "look")
+	failure, _ := s.Failure()
+	assert.Equal(t, "FLYTE_ACTOR_PYTHON", failure.Message, "only the interpreter's name, never the identity")
+}
+
+func TestConfigFromEnvReadsTheTokenHandedOver(t *testing.T) {
+	r, w, err := os.Pipe()
+	require.NoError(t, err)
+	_, err = w.WriteString("handed-over")
+	require.NoError(t, err)
+	require.NoError(t, w.Close())
+	env := map[string]string{contract.EnvPoolAddress: "pool:1", contract.EnvEnvironmentID: "e", contract.EnvPodName: "p",
+		envTokenFD: strconv.Itoa(int(r.Fd()))}
+	cfg, err := ConfigFromEnv(func(k string) string { return env[k] })
+	require.NoError(t, err)
+	assert.Equal(t, "handed-over", cfg.Token)
+}
+
+// TestRuntimeThatCannotStartEndsTheExecutor (issue 9): no flytekit, an import that fails, or a warm-up
+// that never ends: the executor stops with ErrRuntimeCannotStart (its own exit code) and the
+// runtime's own words before it.
+func TestRuntimeThatCannotStartEndsTheExecutor(t *testing.T) {
+	for name, tc := range map[string]struct {
+		command []string
+		says    string
+	}{
+		"import fails":    {[]string{"python3", "-c", "import no_such_module_anywhere"}, "No module named 'no_such_module_anywhere'"},
+		"never gets warm": {[]string{"sleep", "60"}, "not warm after 300ms"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			out := &syncBuffer{}
+			x, err := New(Config{PoolAddress: "127.0.0.1:1", EnvironmentID: "e", PodName: "p", Token: "t", Slots: 2,
+				RuntimeCommand: tc.command, Stdout: out, Stderr: out, WarmupTimeout: 300 * time.Millisecond})
+			require.NoError(t, err)
+			start := time.Now()
+			err = x.Run(context.Background())
+			require.ErrorIs(t, err, ErrRuntimeCannotStart)
+			assert.Less(t, time.Since(start), 10*time.Second)
+			assert.Contains(t, err.Error()+out.String(), tc.says)
+		})
+	}
+}
+
+func TestInstallCopiesTheExecutor(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "flyte-actor")
+	require.NoError(t, Install(dir))
+	self, err := os.Executable()
+	require.NoError(t, err)
+	want, err := os.Stat(self)
+	require.NoError(t, err)
+	got, err := os.Stat(filepath.Join(dir, "actor-executor"))
+	require.NoError(t, err)
+	assert.Equal(t, want.Size(), got.Size())
+	assert.NotZero(t, got.Mode()&0o111, "executable")
+}
+
+// TestStoppingExecutorFinishesItsTasksAndTakesNoNewOnes (issue 10, item 2): on SIGTERM the executor
+// drains: the running task ends well, a task queued meanwhile is not given to it, and it exits.
+func TestStoppingExecutorFinishesItsTasksAndTakesNoNewOnes(t *testing.T) {
+	f := newFixture(t, 1)
+	f.submit(t, "running", "sleep", "1")
+	x := f.executor(t, pooltest.Token(f.spec.Key, "pod-1"), 1)
+	ctx, stop := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- x.Run(ctx) }()
+	require.Eventually(t, func() bool {
+		s, _ := f.pool.Status("running")
+		return s.Phase() == actorpool.TaskRunning
+	}, 20*time.Second, 10*time.Millisecond)
+
+	stop() // SIGTERM
+	time.Sleep(100 * time.Millisecond)
+	f.submit(t, "later", "ok")
+	assert.Equal(t, actorpool.TaskSucceeded, f.waitTerminal(t, "running").Phase(), "the running task finished")
+	select {
+	case err := <-done:
+		require.NoError(t, err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("the executor did not exit")
+	}
+	s, _ := f.pool.Status("later")
+	assert.NotEqual(t, actorpool.TaskSucceeded, s.Phase(), "a stopping executor took no new task")
+	assert.NotContains(t, f.out.String(), "ran later")
+}
+
+// TestStoppingExecutorReportsUnfinishedTasksLost (issue 10, item 2): what cannot finish within the
+// drain is reported lost (Flyte retries it), never dropped.
+func TestStoppingExecutorReportsUnfinishedTasksLost(t *testing.T) {
+	f := newFixture(t, 1)
+	f.submit(t, "long", "sleep", "30")
+	x := f.executor(t, pooltest.Token(f.spec.Key, "pod-1"), 1)
+	x.cfg.DrainTimeout = 300 * time.Millisecond
+	ctx, stop := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- x.Run(ctx) }()
+	require.Eventually(t, func() bool {
+		s, _ := f.pool.Status("long")
+		return s.Phase() == actorpool.TaskRunning
+	}, 20*time.Second, 10*time.Millisecond)
+	stop()
+	s := f.waitTerminal(t, "long")
+	require.Equal(t, actorpool.TaskFailed, s.Phase())
+	failure, _ := s.Failure()
+	assert.Equal(t, contract.CodeExecutorLost, failure.Code)
+	assert.True(t, failure.Retryable)
+	assert.Contains(t, failure.Message, "was stopped")
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the executor did not exit")
+	}
+}
+
+// TestExecutorVerifiesThePool (issue 10, item 5): over TLS, an executor trusts only its installation's
+// CA: a pool with another certificate gets nothing from it.
+func TestExecutorVerifiesThePool(t *testing.T) {
+	bundle, err := servercert.New("127.0.0.1", time.Now())
+	require.NoError(t, err)
+	serverTLS, err := bundle.ServerTLS()
+	require.NoError(t, err)
+	f := newFixtureTLS(t, 1, serverTLS)
+	f.submit(t, "a", "ok")
+
+	impostor, err := servercert.New("127.0.0.1", time.Now())
+	require.NoError(t, err)
+	wrong := f.executor(t, pooltest.Token(f.spec.Key, "pod-1"), 1)
+	wrong.cfg.CA = impostor.CACert
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	require.NoError(t, wrong.Run(ctx))
+	s, _ := f.pool.Status("a")
+	assert.Equal(t, actorpool.TaskQueued, s.Phase(), "an executor that does not trust the pool's certificate never attached")
+	assert.Contains(t, f.out.String(), "authentication handshake failed")
+
+	right := f.executor(t, pooltest.Token(f.spec.Key, "pod-1"), 1)
+	right.cfg.CA = bundle.CACert
+	runExecutor(t, right)
+	assert.Equal(t, actorpool.TaskSucceeded, f.waitTerminal(t, "a").Phase(), "over TLS")
 }

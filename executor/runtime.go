@@ -17,126 +17,90 @@ import (
 	executorv1 "github.com/flyteactors/flyteactors/go/executor/v1"
 )
 
-// runtimeEvent is one line the Python runtime writes on its control channel.
-type runtimeEvent struct {
-	Event  string `json:"event"`
-	TaskID string `json:"task_id"`
-	PID    int    `json:"pid"`
-	// Failure is set on a "finished" event whose command did not complete.
-	Failure *runtimeFailure `json:"failure"`
-}
-
-// runtimeFailure is a failure as the Python runtime reports it: the wire's Failure, but for OOM, which
-// only the bridge can see (the runtime is killed).
-type runtimeFailure struct {
-	Kind      string `json:"kind"` // "user" or "system"
-	Code      string `json:"code"`
-	Message   string `json:"message"`
-	Retryable bool   `json:"retryable"`
-}
-
-func (f *runtimeFailure) toWire() *executorv1.Failure {
-	kind := executorv1.FailureKind_FAILURE_KIND_SYSTEM
-	if f.Kind == "user" {
-		kind = executorv1.FailureKind_FAILURE_KIND_USER
-	}
-	return &executorv1.Failure{Kind: kind, Code: f.Code, Message: f.Message, Retryable: f.Retryable}
-}
-
-// systemFailure is a failure of the platform, with a code of package contract.
-func systemFailure(code string, retryable bool, message string) *executorv1.Failure {
-	return &executorv1.Failure{Kind: executorv1.FailureKind_FAILURE_KIND_SYSTEM, Code: code, Retryable: retryable, Message: message}
-}
-
-// runtimeRequest is one line the bridge writes to the runtime.
-type runtimeRequest struct {
-	TaskID  string            `json:"task_id"`
-	Command []string          `json:"command"`
-	Env     map[string]string `json:"env"`
+// RuntimeOptions configure a Runtime.
+type RuntimeOptions struct {
+	// Command starts the runtime, e.g. python3 -m flyteactors.runtime.
+	Command []string
+	// Env is the runtime's environment (the executor's own, without its FLYTE_ACTOR_* identity).
+	Env []string
+	// Stdout and Stderr receive the runtime's and its tasks' output.
+	Stdout, Stderr io.Writer
+	// Start starts the runtime's process; default (*exec.Cmd).Start. The executor passes its spawner's,
+	// so that runtimes die with it.
+	Start func(*exec.Cmd) error
+	// OOMKills counts the container's OOM kills; default: the cgroup at /sys/fs/cgroup.
+	OOMKills oomCounter
 }
 
 // Runtime is one warm Python process that runs one task at a time (see python/flyteactors/runtime).
-// Run and Kill may be called from different goroutines; Run calls must not overlap.
+// Run and Cancel may be called from different goroutines; Run calls must not overlap.
 type Runtime struct {
-	command []string
-	stdout  io.Writer
-	stderr  io.Writer
+	opts RuntimeOptions
 
-	mu      sync.Mutex // guards the process fields below
-	proc    *exec.Cmd
-	toProc  *os.File
-	events  *bufio.Scanner
+	mu sync.Mutex // guards the fields below
+	// proc is the live process, or one that exited and is not replaced yet; nil before the first start.
+	proc *process
+	// current is the task Run is running, "" between tasks; cancelCurrent says it was cancelled.
+	current       string
+	cancelCurrent bool
+	// cancelNext is a task cancelled before Run took it: Run refuses it.
+	cancelNext string
+}
+
+// process is one runtime process.
+type process struct {
+	cmd    *exec.Cmd
+	pid    int
+	toProc *os.File
+	events *bufio.Scanner
+	// exited is closed once the process has exited; waitErr is its exit status then.
 	exited  chan struct{}
-	killed  bool
 	waitErr error
-	pid     int
 }
 
-// NewRuntime returns a runtime started with command (e.g. python3 -m flyteactors.runtime) whose task
-// output goes to stdout and stderr. It starts on the first Start or Run.
-func NewRuntime(command []string, stdout, stderr io.Writer) *Runtime {
-	return &Runtime{command: command, stdout: stdout, stderr: stderr}
+// NewRuntime returns a runtime; its process starts on the first Start or Run.
+func NewRuntime(opts RuntimeOptions) *Runtime {
+	if opts.Start == nil {
+		opts.Start = (*exec.Cmd).Start
+	}
+	if opts.OOMKills == nil {
+		opts.OOMKills = cgroupOOMKills("/sys/fs/cgroup")
+	}
+	return &Runtime{opts: opts}
 }
 
-// PID returns the process id of the live runtime, or 0.
+// PID returns the process id of the runtime's process, or 0.
 func (r *Runtime) PID() int {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return r.pid
+	if r.proc == nil {
+		return 0
+	}
+	return r.proc.pid
 }
 
-// Start starts the runtime if it is not running and waits until it is warm.
+// Start makes sure a live runtime process is warm: it replaces one that exited (a runtime that died
+// between tasks is restarted, never blamed on the next task) and waits until the new one is ready.
 func (r *Runtime) Start(ctx context.Context) error {
 	r.mu.Lock()
-	running := r.proc != nil
+	p := r.proc
 	r.mu.Unlock()
-	if running {
+	if p != nil && !p.hasExited() {
 		return nil
 	}
-	if len(r.command) == 0 {
-		return errors.New("runtime command is empty")
+	if p != nil {
+		p.release()
 	}
-	reqR, reqW, err := os.Pipe()
+	p, err := r.spawn()
 	if err != nil {
 		return err
 	}
-	evR, evW, err := os.Pipe()
-	if err != nil {
-		_ = reqR.Close()
-		_ = reqW.Close()
-		return err
-	}
-	cmd := exec.Command(r.command[0], r.command[1:]...)
-	cmd.Stdout, cmd.Stderr = r.stdout, r.stderr
-	// The runtime reads requests on fd 3 and writes events on fd 4.
-	cmd.ExtraFiles = []*os.File{reqR, evW}
-	if err := cmd.Start(); err != nil {
-		_ = reqR.Close()
-		_ = reqW.Close()
-		_ = evR.Close()
-		_ = evW.Close()
-		return fmt.Errorf("start runtime %v: %w", r.command, err)
-	}
-	_ = reqR.Close()
-	_ = evW.Close()
-	events := bufio.NewScanner(evR)
-	events.Buffer(make([]byte, 64*1024), 16*1024*1024)
-	exited := make(chan struct{})
 	r.mu.Lock()
-	r.proc, r.toProc, r.events, r.exited, r.killed, r.pid = cmd, reqW, events, exited, false, cmd.Process.Pid
+	r.proc = p
 	r.mu.Unlock()
-	go func() {
-		err := cmd.Wait()
-		_ = evR.Close()
-		r.mu.Lock()
-		r.waitErr = err
-		r.mu.Unlock()
-		close(exited)
-	}()
-
 	ready := make(chan error, 1)
 	go func() {
-		ev, err := r.next()
+		ev, err := p.next()
 		switch {
 		case err != nil:
 			ready <- err
@@ -149,133 +113,248 @@ func (r *Runtime) Start(ctx context.Context) error {
 	select {
 	case err := <-ready:
 		if err != nil {
-			r.discard()
-			return fmt.Errorf("runtime did not become ready: %w", err)
+			r.kill(p)
+			<-p.exited
+			return fmt.Errorf("runtime did not become ready: %w (%s)", err, exitDescription(p.waitErr))
 		}
 		return nil
 	case <-ctx.Done():
-		r.discard()
+		r.kill(p)
+		<-p.exited
 		return ctx.Err()
 	}
 }
 
-// discard kills the runtime, waits for it, and forgets it, so that the next Start starts a new one.
-func (r *Runtime) discard() {
-	r.Close()
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.forgetLocked()
-}
-
-// forgetLocked drops the exited process, so that the next Start starts a new one. r.mu must be held.
-func (r *Runtime) forgetLocked() {
-	r.proc, r.pid = nil, 0
-	if r.toProc != nil {
-		_ = r.toProc.Close()
-		r.toProc = nil
+// spawn starts a runtime process in a process group of its own, so that a cancel also stops what the
+// task started, with the control channel on fds 3 and 4.
+func (r *Runtime) spawn() (*process, error) {
+	if len(r.opts.Command) == 0 {
+		return nil, errors.New("runtime command is empty")
 	}
+	reqR, reqW, err := os.Pipe()
+	if err != nil {
+		return nil, err
+	}
+	evR, evW, err := os.Pipe()
+	if err != nil {
+		_ = reqR.Close()
+		_ = reqW.Close()
+		return nil, err
+	}
+	cmd := exec.Command(r.opts.Command[0], r.opts.Command[1:]...)
+	cmd.Env = r.opts.Env
+	cmd.Stdout, cmd.Stderr = r.opts.Stdout, r.opts.Stderr
+	cmd.ExtraFiles = []*os.File{reqR, evW}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	err = r.opts.Start(cmd)
+	_ = reqR.Close()
+	_ = evW.Close()
+	if err != nil {
+		_ = reqW.Close()
+		_ = evR.Close()
+		return nil, fmt.Errorf("start runtime %v: %w", r.opts.Command, err)
+	}
+	events := bufio.NewScanner(evR)
+	events.Buffer(make([]byte, 64*1024), 16*1024*1024)
+	p := &process{cmd: cmd, pid: cmd.Process.Pid, toProc: reqW, events: events, exited: make(chan struct{})}
+	go func() {
+		err := cmd.Wait()
+		_ = evR.Close()
+		p.waitErr = err
+		close(p.exited)
+	}()
+	return p, nil
 }
 
 // Run runs one task command and returns why it failed, or nil if the command completed. started is
-// called once the runtime has begun the task. If the runtime dies, Run reports it and the next Run
-// starts a fresh one.
+// called once the runtime has begun the task. If the runtime dies before it took the task, a fresh
+// one is started and given the task; if it dies running it, Run reports how, and the next Run starts
+// a fresh one.
 func (r *Runtime) Run(ctx context.Context, taskID string, command []string, env map[string]string, started func()) *executorv1.Failure {
-	if err := r.Start(ctx); err != nil {
-		return systemFailure(contract.CodeRuntimeStartFailed, true, err.Error())
-	}
 	r.mu.Lock()
-	toProc := r.toProc
+	if r.cancelNext == taskID {
+		r.cancelNext = ""
+		r.mu.Unlock()
+		return cancelledFailure()
+	}
+	r.current, r.cancelCurrent = taskID, false
 	r.mu.Unlock()
-	line, err := json.Marshal(runtimeRequest{TaskID: taskID, Command: command, Env: env})
+	defer func() {
+		r.mu.Lock()
+		r.current, r.cancelCurrent = "", false
+		r.mu.Unlock()
+	}()
+
+	request, err := json.Marshal(runtimeRequest{TaskID: taskID, Command: command, Env: env})
 	if err != nil {
 		return systemFailure(contract.CodeRuntimeExited, false, err.Error())
 	}
-	if _, err := toProc.Write(append(line, '\n')); err != nil {
-		return r.lost(fmt.Sprintf("cannot hand the task to the runtime: %v", err))
+	for try := 0; ; try++ {
+		if err := r.Start(ctx); err != nil {
+			return systemFailure(contract.CodeRuntimeStartFailed, true, err.Error())
+		}
+		r.mu.Lock()
+		p, cancelled := r.proc, r.cancelCurrent
+		r.mu.Unlock()
+		if cancelled {
+			return cancelledFailure()
+		}
+		failure, took := r.runOn(p, taskID, request, started)
+		if !took && try == 0 {
+			continue // the runtime died before it saw the task: not the task's doing
+		}
+		return failure
+	}
+}
+
+// runOn hands the task to process p and waits for its end. took is false when p died before it
+// reported the task started.
+func (r *Runtime) runOn(p *process, taskID string, request []byte, started func()) (failure *executorv1.Failure, took bool) {
+	oomBefore, oomKnown := r.opts.OOMKills()
+	if _, err := p.toProc.Write(append(request, '\n')); err != nil {
+		return r.died(p, false, fmt.Sprintf("cannot hand the task to the runtime: %v", err), oomBefore, oomKnown), false
 	}
 	for {
-		ev, err := r.next()
+		ev, err := p.next()
 		if err != nil {
-			return r.lost(err.Error())
+			return r.died(p, took, err.Error(), oomBefore, oomKnown), took
 		}
 		switch {
 		case ev.Event == "started" && ev.TaskID == taskID:
+			took = true
 			started()
 		case ev.Event == "finished" && ev.TaskID == taskID:
 			if ev.Failure == nil {
-				return nil
+				return nil, true
 			}
-			return ev.Failure.toWire()
+			return ev.Failure.toWire(), true
 		}
 	}
 }
 
-// next reads the runtime's next event.
-func (r *Runtime) next() (runtimeEvent, error) {
+// died describes process p, which went away during a task, once it has exited.
+func (r *Runtime) died(p *process, took bool, why string, oomBefore int64, oomKnown bool) *executorv1.Failure {
+	select {
+	case <-p.exited:
+	case <-time.After(10 * time.Second):
+		r.kill(p)
+		<-p.exited
+	}
 	r.mu.Lock()
-	events := r.events
+	cancelled := r.cancelCurrent
 	r.mu.Unlock()
-	if !events.Scan() {
-		if err := events.Err(); err != nil {
+	if cancelled {
+		return cancelledFailure()
+	}
+	if !took {
+		return systemFailure(contract.CodeRuntimeExited, true, "the Python runtime exited before it took the task: "+why)
+	}
+	f := systemFailure(contract.CodeRuntimeExited, true,
+		fmt.Sprintf("the Python runtime running the task %s: %s", exitDescription(p.waitErr), why))
+	f.ExitCode = exitCode(p.waitErr)
+	if oomAfter, ok := r.opts.OOMKills(); oomKnown && ok {
+		f.Oom = oomAfter > oomBefore
+	} else {
+		// No cgroup to ask: nobody here sent a SIGKILL, and in a container that is the OOM killer.
+		f.Oom = f.ExitCode == 128+int32(syscall.SIGKILL)
+	}
+	if f.Oom {
+		f.Message = "the Python runtime was killed for running out of memory while running the task"
+	}
+	return f
+}
+
+// Cancel stops taskID if the runtime is running it (killing its process group), or makes Run refuse
+// it if Run has not taken it yet. It never touches another task.
+func (r *Runtime) Cancel(taskID string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.current != taskID {
+		r.cancelNext = taskID
+		return
+	}
+	r.cancelCurrent = true
+	if r.proc != nil {
+		r.killLocked(r.proc)
+	}
+}
+
+// Close stops the runtime and waits for its process to exit.
+func (r *Runtime) Close() {
+	r.mu.Lock()
+	p := r.proc
+	r.mu.Unlock()
+	if p == nil {
+		return
+	}
+	r.kill(p)
+	<-p.exited
+	p.release()
+}
+
+func (r *Runtime) kill(p *process) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.killLocked(p)
+}
+
+// killLocked kills p's process group. r.mu must be held, so that Cancel's decision and the kill are
+// one step.
+func (r *Runtime) killLocked(p *process) {
+	_ = syscall.Kill(-p.pid, syscall.SIGKILL)
+}
+
+// next reads the process's next event.
+func (p *process) next() (runtimeEvent, error) {
+	if !p.events.Scan() {
+		if err := p.events.Err(); err != nil {
 			return runtimeEvent{}, err
 		}
 		return runtimeEvent{}, io.EOF
 	}
 	var ev runtimeEvent
-	if err := json.Unmarshal(events.Bytes(), &ev); err != nil {
-		return runtimeEvent{}, fmt.Errorf("bad runtime event %q: %w", events.Text(), err)
+	if err := json.Unmarshal(p.events.Bytes(), &ev); err != nil {
+		return runtimeEvent{}, fmt.Errorf("bad runtime event %q: %w", p.events.Text(), err)
 	}
 	return ev, nil
 }
 
-// lost describes a runtime that went away mid-task, after waiting for its exit status.
-func (r *Runtime) lost(why string) *executorv1.Failure {
-	r.mu.Lock()
-	exited := r.exited
-	r.mu.Unlock()
+func (p *process) hasExited() bool {
 	select {
-	case <-exited:
-	case <-time.After(10 * time.Second):
-		r.Kill()
-		<-exited
+	case <-p.exited:
+		return true
+	default:
+		return false
 	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	killed, waitErr := r.killed, r.waitErr
-	r.forgetLocked()
-	if killed {
-		return systemFailure(contract.CodeCancelled, false, "the task was cancelled")
-	}
-	out := systemFailure(contract.CodeRuntimeExited, true,
-		fmt.Sprintf("the Python runtime exited while running the task (%v): %s", waitErr, why))
+}
+
+// release closes the bridge's end of the control channel of an exited process.
+func (p *process) release() { _ = p.toProc.Close() }
+
+// exitCode returns the exit status a container would report for a process that ended with err:
+// its exit code, or 128+signal.
+func exitCode(err error) int32 {
 	var exitErr *exec.ExitError
-	if errors.As(waitErr, &exitErr) {
-		if ws, ok := exitErr.Sys().(syscall.WaitStatus); ok && ws.Signaled() && ws.Signal() == syscall.SIGKILL {
-			// Nobody here sent SIGKILL: in a container that is the kernel's OOM killer.
-			out.Oom = true
-			out.Message = "the Python runtime was killed (SIGKILL) while running the task, most likely out of memory"
+	if !errors.As(err, &exitErr) {
+		return 0
+	}
+	if ws, ok := exitErr.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+		return 128 + int32(ws.Signal())
+	}
+	return int32(exitErr.ExitCode())
+}
+
+// exitDescription says how a process that ended with err ended.
+func exitDescription(err error) string {
+	var exitErr *exec.ExitError
+	if errors.As(err, &exitErr) {
+		if ws, ok := exitErr.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+			return fmt.Sprintf("was killed by %s", ws.Signal())
 		}
+		return fmt.Sprintf("exited with code %d", exitErr.ExitCode())
 	}
-	return out
-}
-
-// Kill stops the runtime at once. A Run in progress returns with contract.CodeCancelled.
-func (r *Runtime) Kill() {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.proc != nil && r.proc.Process != nil {
-		r.killed = true
-		_ = r.proc.Process.Kill()
+	if err != nil {
+		return fmt.Sprintf("ended: %v", err)
 	}
-}
-
-// Close stops the runtime and waits for it to exit.
-func (r *Runtime) Close() {
-	r.Kill()
-	r.mu.Lock()
-	exited := r.exited
-	r.mu.Unlock()
-	if exited != nil {
-		<-exited
-	}
+	return "exited with code 0"
 }

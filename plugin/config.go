@@ -6,8 +6,11 @@ import (
 	"github.com/flyteorg/flyte/flyteplugins/go/tasks/config"
 	stdconfig "github.com/flyteorg/flyte/flytestdlib/config"
 
+	corev1 "k8s.io/api/core/v1"
+
 	"github.com/flyteactors/flyteactors/actorpool"
 	"github.com/flyteactors/flyteactors/actorpool/executorsvc"
+	"github.com/flyteactors/flyteactors/go/contract"
 )
 
 //go:generate go tool pflags Config --default-var=defaultConfig
@@ -18,8 +21,17 @@ type Config struct {
 	ListenAddress string `json:"listen-address" pflag:",Address the actor pool's executor service listens on (host:port)."`
 	// AdvertiseAddress is what executor pods dial to reach the pool.
 	AdvertiseAddress string `json:"advertise-address" pflag:",host:port executor pods dial to reach the actor pool, e.g. the FlytePropeller service's DNS name and the listen port."`
-	// ExecutorCommand is the primary container command of executor pods.
-	ExecutorCommand []string `json:"executor-command" pflag:",Command of the executor pods' primary container; the actor-executor binary must be on the image's PATH or named by path."`
+	// ExecutorImage is the image an init container installs the executor from; empty: the task's image
+	// must hold it (ExecutorCommand).
+	ExecutorImage string `json:"executor-image" pflag:",Image of the actor executor (a static binary) that an init container installs into every executor pod, so that any image with Python, flytekit and flyteactors works. Empty: the task's image must hold the executor (see executor-command)."`
+	// ExecutorImagePullPolicy is the pull policy of ExecutorImage.
+	ExecutorImagePullPolicy string `json:"executor-image-pull-policy" pflag:",Pull policy of executor-image (Always, IfNotPresent, Never)."`
+	// ExecutorCommand is the primary container command of executor pods when ExecutorImage is empty.
+	ExecutorCommand []string `json:"executor-command" pflag:",Command of the executor pods' primary container when executor-image is empty; the actor-executor binary must be on the image's PATH or named by path."`
+	// StartTimeout is how long a task waits for an executor of its environment to run.
+	StartTimeout stdconfig.Duration `json:"start-timeout" pflag:",How long a task waits for an executor of its environment to start before it fails with what the executor pods report."`
+	// WarmupTimeout is how long an executor's Python runtimes may take to warm up.
+	WarmupTimeout stdconfig.Duration `json:"warmup-timeout" pflag:",How long an executor's Python runtimes may take to start and import flytekit."`
 	// DefaultTTL applies to environments whose spec gives no ttl_seconds.
 	DefaultTTL stdconfig.Duration `json:"default-ttl" pflag:",How long an environment without ttl_seconds stays up with nothing to do."`
 	// HeartbeatInterval is how often idle executors must speak.
@@ -28,19 +40,66 @@ type Config struct {
 	MissedHeartbeats int `json:"missed-heartbeats" pflag:",How many heartbeat intervals of silence mark an executor lost."`
 	// ResyncInterval is how often a live environment's pods are checked and replaced if missing.
 	ResyncInterval stdconfig.Duration `json:"resync-interval" pflag:",How often a live environment's executor pods are converged again."`
+	// ReconnectGrace is how long the tasks of an executor whose stream ended wait for it to reconnect.
+	ReconnectGrace stdconfig.Duration `json:"reconnect-grace" pflag:",How long the tasks of an executor whose connection ended wait for it to reconnect before they fail as lost (at once if its pod ended)."`
+	// OrphanGrace is how long tasks executors report that nobody submitted are kept for propeller.
+	OrphanGrace stdconfig.Duration `json:"orphan-grace" pflag:",How long tasks an executor reports that this pool does not know (after a restart) wait for FlytePropeller to submit them again before they are stopped."`
+	// ForgetAfter is how long the pool keeps a task nobody asks about.
+	ForgetAfter stdconfig.Duration `json:"forget-after" pflag:",How long the pool keeps a task FlytePropeller no longer asks about (its workflow is gone) before it releases it."`
+	// MaxRetryInterval caps the backoff of an environment whose pods cannot be made.
+	MaxRetryInterval stdconfig.Duration `json:"max-retry-interval" pflag:",Longest wait between attempts to create the executor pods of a failing environment."`
+	// MaxReplicas is the most executor pods one environment may ask for.
+	MaxReplicas int `json:"max-replicas" pflag:",Most executor pods (replica_count) one environment may ask for."`
+	// MaxParallelism is the most tasks one executor pod may run at once.
+	MaxParallelism int `json:"max-parallelism" pflag:",Most tasks one executor pod may run at once (parallelism)."`
+	// TLS secures the executor service.
+	TLS TLSConfig `json:"tls"`
+	// MaxTTL is the longest an environment may stay up with nothing to do.
+	MaxTTL stdconfig.Duration `json:"max-ttl" pflag:",Longest ttl_seconds an environment may ask for."`
 }
+
+// TLSConfig says how the executor service gets its certificate.
+type TLSConfig struct {
+	// Mode is auto, files or disabled.
+	Mode string `json:"mode" pflag:",How the executor service gets its TLS certificate: auto (a CA of this installation and a server certificate, kept in secret-name and made if absent), files (cert-file, key-file, ca-file, e.g. from cert-manager), or disabled (plain gRPC)."`
+	// SecretName and SecretNamespace name the Secret auto mode keeps the certificates in.
+	SecretName      string `json:"secret-name" pflag:",Secret that keeps the executor service's CA and certificate in auto mode."`
+	SecretNamespace string `json:"secret-namespace" pflag:",Namespace of secret-name; empty: FlytePropeller's own (POD_NAMESPACE), else flyte."`
+	// CertFile, KeyFile and CAFile are the PEM files of files mode.
+	CertFile string `json:"cert-file" pflag:",Server certificate (PEM) in files mode."`
+	KeyFile  string `json:"key-file" pflag:",Server key (PEM) in files mode."`
+	CAFile   string `json:"ca-file" pflag:",CA certificate (PEM) executors verify the server against, in files mode."`
+}
+
+// TLS modes.
+const (
+	tlsAuto     = "auto"
+	tlsFiles    = "files"
+	tlsDisabled = "disabled"
+)
 
 var (
 	// defaultConfig is the one place the plugin's defaults are written; the pool's and the executor
 	// service's own come from their packages.
 	defaultConfig = Config{
-		ListenAddress:     ":8089",
-		AdvertiseAddress:  "flytepropeller.flyte.svc.cluster.local:8089",
-		ExecutorCommand:   []string{"actor-executor"},
-		DefaultTTL:        stdconfig.Duration{Duration: 90 * time.Second},
-		HeartbeatInterval: stdconfig.Duration{Duration: executorsvc.DefaultOptions().HeartbeatInterval},
-		MissedHeartbeats:  executorsvc.DefaultOptions().MissedHeartbeats,
-		ResyncInterval:    stdconfig.Duration{Duration: actorpool.DefaultOptions().ResyncInterval},
+		ListenAddress:           ":8089",
+		AdvertiseAddress:        "flytepropeller.flyte.svc.cluster.local:8089",
+		ExecutorImagePullPolicy: string(corev1.PullIfNotPresent),
+		ExecutorCommand:         []string{"actor-executor"},
+		StartTimeout:            stdconfig.Duration{Duration: actorpool.DefaultOptions().StartTimeout},
+		WarmupTimeout:           stdconfig.Duration{Duration: contract.DefaultWarmupTimeout},
+		DefaultTTL:              stdconfig.Duration{Duration: 90 * time.Second},
+		HeartbeatInterval:       stdconfig.Duration{Duration: executorsvc.DefaultOptions().HeartbeatInterval},
+		MissedHeartbeats:        executorsvc.DefaultOptions().MissedHeartbeats,
+		ResyncInterval:          stdconfig.Duration{Duration: actorpool.DefaultOptions().ResyncInterval},
+		ReconnectGrace:          stdconfig.Duration{Duration: actorpool.DefaultOptions().ReconnectGrace},
+		OrphanGrace:             stdconfig.Duration{Duration: actorpool.DefaultOptions().OrphanGrace},
+		ForgetAfter:             stdconfig.Duration{Duration: actorpool.DefaultOptions().ForgetAfter},
+		MaxRetryInterval:        stdconfig.Duration{Duration: actorpool.DefaultOptions().MaxRetryInterval},
+		MaxReplicas:             100,
+		MaxParallelism:          64,
+		MaxTTL:                  stdconfig.Duration{Duration: 24 * time.Hour},
+		TLS:                     TLSConfig{Mode: tlsAuto, SecretName: "flyte-actors-tls"},
 	}
 
 	configSection = config.MustRegisterSubSection(pluginID, &defaultConfig)

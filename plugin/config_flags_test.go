@@ -127,6 +127,34 @@ func TestConfig_SetFlags(t *testing.T) {
 			}
 		})
 	})
+	t.Run("Test_executor-image", func(t *testing.T) {
+
+		t.Run("Override", func(t *testing.T) {
+			testValue := "1"
+
+			cmdFlags.Set("executor-image", testValue)
+			if vString, err := cmdFlags.GetString("executor-image"); err == nil {
+				testDecodeJson_Config(t, fmt.Sprintf("%v", vString), &actual.ExecutorImage)
+
+			} else {
+				assert.FailNow(t, err.Error())
+			}
+		})
+	})
+	t.Run("Test_executor-image-pull-policy", func(t *testing.T) {
+
+		t.Run("Override", func(t *testing.T) {
+			testValue := "1"
+
+			cmdFlags.Set("executor-image-pull-policy", testValue)
+			if vString, err := cmdFlags.GetString("executor-image-pull-policy"); err == nil {
+				testDecodeJson_Config(t, fmt.Sprintf("%v", vString), &actual.ExecutorImagePullPolicy)
+
+			} else {
+				assert.FailNow(t, err.Error())
+			}
+		})
+	})
 	t.Run("Test_executor-command", func(t *testing.T) {
 
 		t.Run("Override", func(t *testing.T) {
@@ -135,6 +163,34 @@ func TestConfig_SetFlags(t *testing.T) {
 			cmdFlags.Set("executor-command", testValue)
 			if vStringSlice, err := cmdFlags.GetStringSlice("executor-command"); err == nil {
 				testDecodeRaw_Config(t, join_Config(vStringSlice, ","), &actual.ExecutorCommand)
+
+			} else {
+				assert.FailNow(t, err.Error())
+			}
+		})
+	})
+	t.Run("Test_start-timeout", func(t *testing.T) {
+
+		t.Run("Override", func(t *testing.T) {
+			testValue := defaultConfig.StartTimeout.String()
+
+			cmdFlags.Set("start-timeout", testValue)
+			if vString, err := cmdFlags.GetString("start-timeout"); err == nil {
+				testDecodeJson_Config(t, fmt.Sprintf("%v", vString), &actual.StartTimeout)
+
+			} else {
+				assert.FailNow(t, err.Error())
+			}
+		})
+	})
+	t.Run("Test_warmup-timeout", func(t *testing.T) {
+
+		t.Run("Override", func(t *testing.T) {
+			testValue := defaultConfig.WarmupTimeout.String()
+
+			cmdFlags.Set("warmup-timeout", testValue)
+			if vString, err := cmdFlags.GetString("warmup-timeout"); err == nil {
+				testDecodeJson_Config(t, fmt.Sprintf("%v", vString), &actual.WarmupTimeout)
 
 			} else {
 				assert.FailNow(t, err.Error())
@@ -191,6 +247,188 @@ func TestConfig_SetFlags(t *testing.T) {
 			cmdFlags.Set("resync-interval", testValue)
 			if vString, err := cmdFlags.GetString("resync-interval"); err == nil {
 				testDecodeJson_Config(t, fmt.Sprintf("%v", vString), &actual.ResyncInterval)
+
+			} else {
+				assert.FailNow(t, err.Error())
+			}
+		})
+	})
+	t.Run("Test_reconnect-grace", func(t *testing.T) {
+
+		t.Run("Override", func(t *testing.T) {
+			testValue := defaultConfig.ReconnectGrace.String()
+
+			cmdFlags.Set("reconnect-grace", testValue)
+			if vString, err := cmdFlags.GetString("reconnect-grace"); err == nil {
+				testDecodeJson_Config(t, fmt.Sprintf("%v", vString), &actual.ReconnectGrace)
+
+			} else {
+				assert.FailNow(t, err.Error())
+			}
+		})
+	})
+	t.Run("Test_orphan-grace", func(t *testing.T) {
+
+		t.Run("Override", func(t *testing.T) {
+			testValue := defaultConfig.OrphanGrace.String()
+
+			cmdFlags.Set("orphan-grace", testValue)
+			if vString, err := cmdFlags.GetString("orphan-grace"); err == nil {
+				testDecodeJson_Config(t, fmt.Sprintf("%v", vString), &actual.OrphanGrace)
+
+			} else {
+				assert.FailNow(t, err.Error())
+			}
+		})
+	})
+	t.Run("Test_forget-after", func(t *testing.T) {
+
+		t.Run("Override", func(t *testing.T) {
+			testValue := defaultConfig.ForgetAfter.String()
+
+			cmdFlags.Set("forget-after", testValue)
+			if vString, err := cmdFlags.GetString("forget-after"); err == nil {
+				testDecodeJson_Config(t, fmt.Sprintf("%v", vString), &actual.ForgetAfter)
+
+			} else {
+				assert.FailNow(t, err.Error())
+			}
+		})
+	})
+	t.Run("Test_max-retry-interval", func(t *testing.T) {
+
+		t.Run("Override", func(t *testing.T) {
+			testValue := defaultConfig.MaxRetryInterval.String()
+
+			cmdFlags.Set("max-retry-interval", testValue)
+			if vString, err := cmdFlags.GetString("max-retry-interval"); err == nil {
+				testDecodeJson_Config(t, fmt.Sprintf("%v", vString), &actual.MaxRetryInterval)
+
+			} else {
+				assert.FailNow(t, err.Error())
+			}
+		})
+	})
+	t.Run("Test_max-replicas", func(t *testing.T) {
+
+		t.Run("Override", func(t *testing.T) {
+			testValue := "1"
+
+			cmdFlags.Set("max-replicas", testValue)
+			if vInt, err := cmdFlags.GetInt("max-replicas"); err == nil {
+				testDecodeJson_Config(t, fmt.Sprintf("%v", vInt), &actual.MaxReplicas)
+
+			} else {
+				assert.FailNow(t, err.Error())
+			}
+		})
+	})
+	t.Run("Test_max-parallelism", func(t *testing.T) {
+
+		t.Run("Override", func(t *testing.T) {
+			testValue := "1"
+
+			cmdFlags.Set("max-parallelism", testValue)
+			if vInt, err := cmdFlags.GetInt("max-parallelism"); err == nil {
+				testDecodeJson_Config(t, fmt.Sprintf("%v", vInt), &actual.MaxParallelism)
+
+			} else {
+				assert.FailNow(t, err.Error())
+			}
+		})
+	})
+	t.Run("Test_tls.mode", func(t *testing.T) {
+
+		t.Run("Override", func(t *testing.T) {
+			testValue := "1"
+
+			cmdFlags.Set("tls.mode", testValue)
+			if vString, err := cmdFlags.GetString("tls.mode"); err == nil {
+				testDecodeJson_Config(t, fmt.Sprintf("%v", vString), &actual.TLS.Mode)
+
+			} else {
+				assert.FailNow(t, err.Error())
+			}
+		})
+	})
+	t.Run("Test_tls.secret-name", func(t *testing.T) {
+
+		t.Run("Override", func(t *testing.T) {
+			testValue := "1"
+
+			cmdFlags.Set("tls.secret-name", testValue)
+			if vString, err := cmdFlags.GetString("tls.secret-name"); err == nil {
+				testDecodeJson_Config(t, fmt.Sprintf("%v", vString), &actual.TLS.SecretName)
+
+			} else {
+				assert.FailNow(t, err.Error())
+			}
+		})
+	})
+	t.Run("Test_tls.secret-namespace", func(t *testing.T) {
+
+		t.Run("Override", func(t *testing.T) {
+			testValue := "1"
+
+			cmdFlags.Set("tls.secret-namespace", testValue)
+			if vString, err := cmdFlags.GetString("tls.secret-namespace"); err == nil {
+				testDecodeJson_Config(t, fmt.Sprintf("%v", vString), &actual.TLS.SecretNamespace)
+
+			} else {
+				assert.FailNow(t, err.Error())
+			}
+		})
+	})
+	t.Run("Test_tls.cert-file", func(t *testing.T) {
+
+		t.Run("Override", func(t *testing.T) {
+			testValue := "1"
+
+			cmdFlags.Set("tls.cert-file", testValue)
+			if vString, err := cmdFlags.GetString("tls.cert-file"); err == nil {
+				testDecodeJson_Config(t, fmt.Sprintf("%v", vString), &actual.TLS.CertFile)
+
+			} else {
+				assert.FailNow(t, err.Error())
+			}
+		})
+	})
+	t.Run("Test_tls.key-file", func(t *testing.T) {
+
+		t.Run("Override", func(t *testing.T) {
+			testValue := "1"
+
+			cmdFlags.Set("tls.key-file", testValue)
+			if vString, err := cmdFlags.GetString("tls.key-file"); err == nil {
+				testDecodeJson_Config(t, fmt.Sprintf("%v", vString), &actual.TLS.KeyFile)
+
+			} else {
+				assert.FailNow(t, err.Error())
+			}
+		})
+	})
+	t.Run("Test_tls.ca-file", func(t *testing.T) {
+
+		t.Run("Override", func(t *testing.T) {
+			testValue := "1"
+
+			cmdFlags.Set("tls.ca-file", testValue)
+			if vString, err := cmdFlags.GetString("tls.ca-file"); err == nil {
+				testDecodeJson_Config(t, fmt.Sprintf("%v", vString), &actual.TLS.CAFile)
+
+			} else {
+				assert.FailNow(t, err.Error())
+			}
+		})
+	})
+	t.Run("Test_max-ttl", func(t *testing.T) {
+
+		t.Run("Override", func(t *testing.T) {
+			testValue := defaultConfig.MaxTTL.String()
+
+			cmdFlags.Set("max-ttl", testValue)
+			if vString, err := cmdFlags.GetString("max-ttl"); err == nil {
+				testDecodeJson_Config(t, fmt.Sprintf("%v", vString), &actual.MaxTTL)
 
 			} else {
 				assert.FailNow(t, err.Error())

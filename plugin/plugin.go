@@ -13,10 +13,12 @@ import (
 	"sync"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/flyteorg/flyte/flyteplugins/go/tasks/pluginmachinery"
 	pluginsCore "github.com/flyteorg/flyte/flyteplugins/go/tasks/pluginmachinery/core"
+	"github.com/flyteorg/flyte/flyteplugins/go/tasks/pluginmachinery/flytek8s"
 	"github.com/flyteorg/flyte/flyteplugins/go/tasks/pluginmachinery/ioutils"
 	propellerconfig "github.com/flyteorg/flyte/flytepropeller/pkg/controller/config"
 	propellerutils "github.com/flyteorg/flyte/flytepropeller/pkg/utils"
@@ -96,10 +98,13 @@ func (p *Plugin) transition(ctx context.Context, tCtx pluginsCore.TaskExecutionC
 	info := &pluginsCore.TaskInfo{OccurredAt: &now}
 	switch s.Phase() {
 	case actorpool.TaskQueued:
+		// The version follows the waiting reason, so that propeller records (and the UI shows) each
+		// new reason, not only the first.
+		version := pluginsCore.DefaultPhaseVersion + s.Version
 		if s.ExecutorsConnected == 0 {
-			return pluginsCore.DoTransition(pluginsCore.PhaseInfoWaitingForResourcesInfo(pluginsCore.DefaultPhaseVersion, s.Waiting, info)), nil
+			return pluginsCore.DoTransition(pluginsCore.PhaseInfoWaitingForResourcesInfo(version, s.Waiting, info)), nil
 		}
-		return pluginsCore.DoTransition(pluginsCore.PhaseInfoQueuedWithTaskInfo(pluginsCore.DefaultPhaseVersion, s.Waiting, info)), nil
+		return pluginsCore.DoTransition(pluginsCore.PhaseInfoQueuedWithTaskInfo(version, s.Waiting, info)), nil
 	case actorpool.TaskAssigned:
 		return pluginsCore.DoTransition(pluginsCore.PhaseInfoInitializing(pluginsCore.DefaultPhaseVersion,
 			fmt.Sprintf("assigned to executor %s", s.Executor), info)), nil
@@ -115,16 +120,32 @@ func (p *Plugin) transition(ctx context.Context, tCtx pluginsCore.TaskExecutionC
 		return pluginsCore.DoTransition(pluginsCore.PhaseInfoSuccess(info)), nil
 	case actorpool.TaskFailed:
 		f, _ := s.Failure()
-		return pluginsCore.DoTransition(failurePhase(f, info)), nil
+		return pluginsCore.DoTransition(failurePhase(ctx, f, info)), nil
 	}
 	return pluginsCore.UnknownTransition, fmt.Errorf("actor task in unknown pool phase %s", s.Phase())
 }
 
 // failurePhase maps a pool failure to a Flyte failure: whose fault (user or system budget) and
-// whether Flyte may retry. Running out of memory is the task's to fix, as for a pod.
-func failurePhase(f actorpool.Failure, info *pluginsCore.TaskInfo) pluginsCore.PhaseInfo {
+// whether Flyte may retry. Running out of memory is the task's to fix, as for a pod. A task whose
+// process ended (it exited non-zero, or a signal killed it) is classified by Flyte's own reading of a
+// pod whose container ended so, so that it fails exactly as it would have in a pod of its own.
+func failurePhase(ctx context.Context, f actorpool.Failure, info *pluginsCore.TaskInfo) pluginsCore.PhaseInfo {
 	code, msg := f.Code, f.Message
 	switch {
+	case f.ExitCode != 0:
+		reason := "Error"
+		if f.OOM {
+			reason = flytek8s.OOMKilled
+		}
+		status := corev1.PodStatus{Phase: corev1.PodFailed, ContainerStatuses: []corev1.ContainerStatus{{
+			Name:  executorContainerName,
+			State: corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{ExitCode: f.ExitCode, Reason: reason, Message: msg}},
+		}}}
+		phase, err := flytek8s.DemystifyFailure(ctx, status, *info, executorContainerName)
+		if err == nil {
+			return phase
+		}
+		return pluginsCore.PhaseInfoSystemRetryableFailure(code, msg, info)
 	case f.OOM:
 		return pluginsCore.PhaseInfoRetryableFailure(codeOOM, msg, info)
 	case f.Kind == actorpool.FailureUser && f.Retryable:
@@ -153,9 +174,17 @@ func (p *Plugin) Finalize(_ context.Context, tCtx pluginsCore.TaskExecutionConte
 // startPool starts the actor pool and its executor service for this FlytePropeller process. They
 // live as long as ctx.
 func startPool(ctx context.Context, iCtx pluginsCore.SetupContext, cfg *Config) (*actorpool.Pool, error) {
-	clientset, _, err := propellerutils.GetKubeConfig(ctx, propellerconfig.GetConfig())
+	propeller := propellerconfig.GetConfig()
+	if err := checkNotSharded(propeller); err != nil {
+		return nil, err
+	}
+	clientset, _, err := propellerutils.GetKubeConfig(ctx, propeller)
 	if err != nil {
 		return nil, fmt.Errorf("actor pool: kubernetes client: %w", err)
+	}
+	serverTLS, ca, err := serverTLS(ctx, clientset, cfg)
+	if err != nil {
+		return nil, err
 	}
 	enqueue := iCtx.EnqueueOwner()
 	notify := func(owner types.NamespacedName) {
@@ -163,8 +192,24 @@ func startPool(ctx context.Context, iCtx pluginsCore.SetupContext, cfg *Config) 
 			logger.Warnf(ctx, "actor pool: cannot wake workflow %s: %v", owner, err)
 		}
 	}
-	pool := actorpool.New(ctx, kubepods.New(clientset, kubepods.Options{PoolAddress: cfg.AdvertiseAddress}), notify,
-		actorpool.Options{ResyncInterval: cfg.ResyncInterval.Duration})
+	cluster := kubepods.New(clientset, kubepods.Options{
+		PoolAddress:   cfg.AdvertiseAddress,
+		Namespace:     watchedNamespace(propeller.LimitNamespace),
+		WarmupTimeout: cfg.WarmupTimeout.Duration,
+		CA:            ca,
+	})
+	go func() {
+		<-ctx.Done()
+		cluster.Close()
+	}()
+	pool := actorpool.New(ctx, cluster, notify, actorpool.Options{
+		ResyncInterval:   cfg.ResyncInterval.Duration,
+		ReconnectGrace:   cfg.ReconnectGrace.Duration,
+		OrphanGrace:      cfg.OrphanGrace.Duration,
+		ForgetAfter:      cfg.ForgetAfter.Duration,
+		MaxRetryInterval: cfg.MaxRetryInterval.Duration,
+		StartTimeout:     cfg.StartTimeout.Duration,
+	})
 	lis, err := net.Listen("tcp", cfg.ListenAddress)
 	if err != nil {
 		return nil, fmt.Errorf("actor pool: listen on %s: %w", cfg.ListenAddress, err)
@@ -172,14 +217,24 @@ func startPool(ctx context.Context, iCtx pluginsCore.SetupContext, cfg *Config) 
 	svc := executorsvc.New(pool, executorsvc.Options{
 		HeartbeatInterval: cfg.HeartbeatInterval.Duration,
 		MissedHeartbeats:  cfg.MissedHeartbeats,
+		TLS:               serverTLS,
 	})
 	go func() {
 		if err := svc.Serve(ctx, lis); err != nil {
 			logger.Errorf(ctx, "actor pool: executor service stopped: %v", err)
 		}
 	}()
-	logger.Infof(ctx, "actor pool: executor service on %s, advertised as %s", lis.Addr(), cfg.AdvertiseAddress)
+	logger.Infof(ctx, "actor pool: executor service on %s, advertised as %s (TLS %s)", lis.Addr(), cfg.AdvertiseAddress, cfg.TLS.Mode)
 	return pool, nil
+}
+
+// watchedNamespace turns propeller's limit-namespace ("all" or one namespace) into a namespace to
+// list in; "" lists every namespace.
+func watchedNamespace(limit string) string {
+	if limit == "all" {
+		return ""
+	}
+	return limit
 }
 
 // poolOnce holds the one pool of this FlytePropeller process and the configuration it was started

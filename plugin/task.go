@@ -52,6 +52,9 @@ func newTask(ctx context.Context, tCtx pluginsCore.TaskExecutionContext, cfg *Co
 		return actorpool.Task{}, fmt.Errorf("read task template: %w", err)
 	}
 	env, err := parseEnvironment(tmpl.GetCustom())
+	if err == nil {
+		err = checkLimits(env, cfg)
+	}
 	if err != nil {
 		return actorpool.Task{}, badSpecError{err}
 	}
@@ -80,6 +83,7 @@ func newTask(ctx context.Context, tCtx pluginsCore.TaskExecutionContext, cfg *Co
 	}
 
 	pod, primaryName := executorPod(meta, tmpl, podSpec, objectMeta, primary, cfg)
+	injectExecutor(pod, primaryName, cfg)
 	if err := addSecretInjection(tmpl, pod); err != nil {
 		return actorpool.Task{}, badSpecError{err}
 	}

@@ -4,6 +4,9 @@ import (
 	"context"
 	"sync"
 
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
 	"github.com/flyteactors/flyteactors/actorpool"
 	executorv1 "github.com/flyteactors/flyteactors/go/executor/v1"
 )
@@ -11,9 +14,11 @@ import (
 // outbox is the actorpool.ExecutorLink of one session: the pool appends without ever blocking, and
 // the session's sender goroutine drains in order onto the stream.
 type outbox struct {
-	mu      sync.Mutex // guards pending
+	mu      sync.Mutex // guards pending and closed
 	pending []*executorv1.PoolMessage
-	ready   chan struct{} // holds a token while pending is not empty
+	// closed, once set, is why the pool ended the session; nothing more is sent.
+	closed string
+	ready  chan struct{} // holds a token while pending is not empty or the outbox is closed
 }
 
 func newOutbox() *outbox { return &outbox{ready: make(chan struct{}, 1)} }
@@ -39,17 +44,32 @@ func (o *outbox) Ack(taskID string) {
 	o.push(&executorv1.PoolMessage{Message: &executorv1.PoolMessage_Ack{Ack: &executorv1.ResultAck{TaskId: taskID}}})
 }
 
+// Close ends the session: drain stops with reason.
+func (o *outbox) Close(reason string) {
+	o.mu.Lock()
+	if o.closed == "" {
+		o.closed = reason
+	}
+	o.mu.Unlock()
+	o.signal()
+}
+
 func (o *outbox) push(m *executorv1.PoolMessage) {
 	o.mu.Lock()
 	o.pending = append(o.pending, m)
 	o.mu.Unlock()
+	o.signal()
+}
+
+func (o *outbox) signal() {
 	select {
 	case o.ready <- struct{}{}:
 	default:
 	}
 }
 
-// drain sends queued messages with send, in order, until ctx is done or send fails.
+// drain sends queued messages with send, in order, until ctx is done, send fails, or the pool closes
+// the outbox, which ends it with an UNAVAILABLE status: the executor reconnects.
 func (o *outbox) drain(ctx context.Context, send func(*executorv1.PoolMessage) error) error {
 	for {
 		select {
@@ -58,9 +78,12 @@ func (o *outbox) drain(ctx context.Context, send func(*executorv1.PoolMessage) e
 		case <-o.ready:
 		}
 		o.mu.Lock()
-		batch := o.pending
+		batch, closed := o.pending, o.closed
 		o.pending = nil
 		o.mu.Unlock()
+		if closed != "" {
+			return status.Errorf(codes.Unavailable, "the pool ended the session: %s", closed)
+		}
 		for _, m := range batch {
 			if err := send(m); err != nil {
 				return err

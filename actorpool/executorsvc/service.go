@@ -4,6 +4,7 @@ package executorsvc
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -11,6 +12,8 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/keepalive"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -28,12 +31,17 @@ type Options struct {
 	HeartbeatInterval time.Duration
 	// MissedHeartbeats is how many intervals may pass in silence before the executor is lost.
 	MissedHeartbeats int
+	// HelloTimeout is how long a new stream may take to send its Hello.
+	HelloTimeout time.Duration
+	// TLS, if set, is the server's TLS: executors verify the pool, and nobody on the network reads the
+	// tasks or the tokens.
+	TLS *tls.Config
 }
 
 // DefaultOptions returns the options the service runs with unless told otherwise; the plugin's
 // configuration defaults are taken from here.
 func DefaultOptions() Options {
-	return Options{HeartbeatInterval: contract.DefaultHeartbeatInterval, MissedHeartbeats: 3}
+	return Options{HeartbeatInterval: contract.DefaultHeartbeatInterval, MissedHeartbeats: 3, HelloTimeout: 10 * time.Second}
 }
 
 // Service implements executorv1.ExecutorServiceServer.
@@ -52,12 +60,15 @@ func New(pool *actorpool.Pool, opts Options) *Service {
 	if opts.MissedHeartbeats <= 0 {
 		opts.MissedHeartbeats = d.MissedHeartbeats
 	}
+	if opts.HelloTimeout <= 0 {
+		opts.HelloTimeout = d.HelloTimeout
+	}
 	return &Service{pool: pool, opts: opts}
 }
 
 // Serve serves the service on lis until ctx is done, then stops the server and returns.
 func (s *Service) Serve(ctx context.Context, lis net.Listener) error {
-	srv := grpc.NewServer()
+	srv := grpc.NewServer(s.ServerOptions()...)
 	executorv1.RegisterExecutorServiceServer(srv, s)
 	stopped := make(chan struct{})
 	go func() {
@@ -73,10 +84,24 @@ func (s *Service) Serve(ctx context.Context, lis net.Listener) error {
 	return err
 }
 
+// ServerOptions are the gRPC server options the service needs: keepalive pings, so that a half-open
+// connection (an executor whose network vanished) is noticed within seconds, not never; and TLS.
+func (s *Service) ServerOptions() []grpc.ServerOption {
+	opts := []grpc.ServerOption{
+		grpc.KeepaliveParams(keepalive.ServerParameters{Time: s.opts.HeartbeatInterval, Timeout: s.opts.HeartbeatInterval}),
+		// Executors ping every contract.KeepaliveInterval; allow that, and no more often.
+		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: contract.KeepaliveInterval / 2, PermitWithoutStream: true}),
+	}
+	if s.opts.TLS != nil {
+		opts = append(opts, grpc.Creds(credentials.NewTLS(s.opts.TLS)))
+	}
+	return opts
+}
+
 // Connect runs one executor's session: it admits the executor, then relays messages both ways until
 // the stream ends, and detaches the session from the pool when it does.
 func (s *Service) Connect(stream executorv1.ExecutorService_ConnectServer) error {
-	hello, err := receiveHello(stream)
+	hello, err := receiveHello(stream, s.opts.HelloTimeout)
 	if err != nil {
 		return err
 	}
@@ -93,11 +118,27 @@ func (s *Service) Connect(stream executorv1.ExecutorService_ConnectServer) error
 }
 
 // receiveHello reads the session's first message, which must be a Hello of a protocol version this
-// pool speaks.
-func receiveHello(stream executorv1.ExecutorService_ConnectServer) (*executorv1.Hello, error) {
-	first, err := stream.Recv()
-	if err != nil {
-		return nil, err
+// pool speaks and arrive within timeout: a stream that says nothing is not held open.
+func receiveHello(stream executorv1.ExecutorService_ConnectServer, timeout time.Duration) (*executorv1.Hello, error) {
+	type received struct {
+		msg *executorv1.ExecutorMessage
+		err error
+	}
+	got := make(chan received, 1)
+	go func() {
+		msg, err := stream.Recv()
+		got <- received{msg, err}
+	}()
+	var first *executorv1.ExecutorMessage
+	select {
+	case r := <-got:
+		if r.err != nil {
+			return nil, r.err
+		}
+		first = r.msg
+	case <-time.After(timeout):
+		// Returning ends the stream, which ends the Recv above.
+		return nil, status.Errorf(codes.DeadlineExceeded, "no hello within %s", timeout)
 	}
 	hello := first.GetHello()
 	if hello == nil {
@@ -170,6 +211,8 @@ func (s *Service) handle(session *actorpool.Session, msg *executorv1.ExecutorMes
 		s.pool.TaskStarted(session, m.Started.GetTaskId(), m.Started.GetStartedAt().AsTime())
 	case *executorv1.ExecutorMessage_Finished:
 		s.pool.TaskFinished(session, resultFromWire(m.Finished))
+	case *executorv1.ExecutorMessage_Draining:
+		s.pool.ExecutorDraining(session)
 	case *executorv1.ExecutorMessage_Heartbeat:
 		// Arriving was the point.
 	}
@@ -178,7 +221,7 @@ func (s *Service) handle(session *actorpool.Session, msg *executorv1.ExecutorMes
 func attachStatus(err error) error {
 	switch {
 	case errors.Is(err, actorpool.ErrBadToken):
-		return status.Error(codes.PermissionDenied, err.Error())
+		return status.Error(codes.PermissionDenied, "permission denied")
 	case errors.Is(err, actorpool.ErrUnknownEnvironment):
 		return status.Error(codes.NotFound, err.Error())
 	case errors.Is(err, actorpool.ErrEnvironmentNotReady):
@@ -216,7 +259,7 @@ func resultFromWire(f *executorv1.TaskFinished) actorpool.Result {
 			kind = actorpool.FailureUser
 		}
 		r.Failure = &actorpool.Failure{Kind: kind, Retryable: fl.GetRetryable(), OOM: fl.GetOom(),
-			Code: fl.GetCode(), Message: fl.GetMessage()}
+			Code: fl.GetCode(), Message: fl.GetMessage(), ExitCode: fl.GetExitCode()}
 	}
 	return r
 }

@@ -2,6 +2,7 @@ package kubepods
 
 import (
 	"context"
+	"encoding/json"
 	"strings"
 	"testing"
 	"time"
@@ -44,9 +45,9 @@ func TestEnsureCreatesAnchorAndOwnedExecutorPods(t *testing.T) {
 	cluster := New(client, Options{PoolAddress: "pool:8089"})
 	s := spec(2)
 
-	token, err := cluster.EnsureEnvironment(context.Background(), s)
+	secret, err := cluster.EnsureEnvironment(context.Background(), s)
 	require.NoError(t, err)
-	assert.Len(t, token, 64)
+	assert.Len(t, secret, 64)
 
 	anchors, err := client.CoreV1().Secrets("ns").List(context.Background(), metav1.ListOptions{})
 	require.NoError(t, err)
@@ -75,7 +76,13 @@ func TestEnsureCreatesAnchorAndOwnedExecutorPods(t *testing.T) {
 		assert.Equal(t, s.Key.ID(), env[contract.EnvEnvironmentID].Value)
 		assert.Equal(t, "2", env[contract.EnvSlots].Value)
 		assert.Equal(t, "metadata.name", env[contract.EnvPodName].ValueFrom.FieldRef.FieldPath)
-		assert.Equal(t, anchor.Name, env[contract.EnvToken].ValueFrom.SecretKeyRef.Name, "the token is not in the pod spec")
+		tokenRef := env[contract.EnvToken].ValueFrom.SecretKeyRef
+		assert.Equal(t, anchor.Name, tokenRef.Name, "the token is not in the pod spec")
+		assert.Equal(t, "pod."+pod.Name, tokenRef.Key, "each pod reads its own token")
+		assert.Equal(t, actorpool.PodToken(secret, pod.Name), string(anchorNow(t, client, anchor.Name).Data[tokenRef.Key]))
+		var key actorpool.EnvironmentKey
+		require.NoError(t, json.Unmarshal([]byte(pod.Annotations[AnnotationEnvironment]), &key))
+		assert.Equal(t, s.Key, key, "the pod says which environment it belongs to")
 		assert.Empty(t, pod.Spec.Containers[0].Env, "only the primary container is the executor")
 	}
 	assert.Empty(t, s.Pod.Spec.Containers[1].Env, "the spec's pod is not modified")
@@ -91,7 +98,7 @@ func TestEnsureIsLevelTriggered(t *testing.T) {
 	require.NoError(t, err)
 	second, err := cluster.EnsureEnvironment(ctx, s)
 	require.NoError(t, err)
-	assert.Equal(t, first, second, "the token is read back from the anchor")
+	assert.Equal(t, first, second, "the secret is read back from the anchor")
 	assert.Len(t, pods(t, client), 2, "ensuring again creates nothing")
 
 	// An executor that ended is replaced, and the ended pod removed.
@@ -106,6 +113,16 @@ func TestEnsureIsLevelTriggered(t *testing.T) {
 	for _, p := range now {
 		assert.NotEqual(t, ended.Name, p.Name)
 	}
+	anchor := anchorNow(t, client, "flyte-actor-"+s.Key.ID())
+	assert.NotContains(t, anchor.Data, "pod."+ended.Name, "the token of a pod that is gone is dropped")
+	assert.Len(t, anchor.Data, 3, "the secret and the two live pods' tokens")
+}
+
+func anchorNow(t *testing.T, client *fake.Clientset, name string) *corev1.Secret {
+	t.Helper()
+	a, err := client.CoreV1().Secrets("ns").Get(context.Background(), name, metav1.GetOptions{})
+	require.NoError(t, err)
+	return a
 }
 
 func TestDeleteRemovesPodsAndAnchor(t *testing.T) {
@@ -116,12 +133,12 @@ func TestDeleteRemovesPodsAndAnchor(t *testing.T) {
 	_, err := cluster.EnsureEnvironment(ctx, s)
 	require.NoError(t, err)
 
-	require.NoError(t, cluster.DeleteEnvironment(ctx, s.Key))
+	require.NoError(t, cluster.DeleteEnvironment(ctx, "ns", s.Key.ID()))
 	assert.Empty(t, pods(t, client))
 	secrets, err := client.CoreV1().Secrets("ns").List(ctx, metav1.ListOptions{})
 	require.NoError(t, err)
 	assert.Empty(t, secrets.Items)
-	require.NoError(t, cluster.DeleteEnvironment(ctx, s.Key), "deleting again is fine")
+	require.NoError(t, cluster.DeleteEnvironment(ctx, "ns", s.Key.ID()), "deleting again is fine")
 }
 
 func TestEnsureFailsClearlyWithoutThePrimaryContainer(t *testing.T) {
@@ -130,4 +147,123 @@ func TestEnsureFailsClearlyWithoutThePrimaryContainer(t *testing.T) {
 	s.PrimaryContainer = "missing"
 	_, err := cluster.EnsureEnvironment(context.Background(), s)
 	assert.ErrorContains(t, err, `executor pod has no container "missing"`)
+}
+
+// TestDiscoverFindsAnchorsAndPodsWithoutAnchor: what a restarted pool must look after, including the
+// pods an interrupted deletion left without their anchor.
+func TestDiscoverFindsAnchorsAndPodsWithoutAnchor(t *testing.T) {
+	client := fake.NewClientset()
+	cluster := New(client, Options{PoolAddress: "pool:8089"})
+	ctx := context.Background()
+	s := spec(2)
+	secret, err := cluster.EnsureEnvironment(ctx, s)
+	require.NoError(t, err)
+	other := spec(1)
+	other.Key.Name, other.TTL = "other", 5*time.Minute
+	_, err = cluster.EnsureEnvironment(ctx, other)
+	require.NoError(t, err)
+	// An interrupted deletion: the other environment's anchor is gone, its pod is not.
+	require.NoError(t, client.CoreV1().Secrets("ns").Delete(ctx, "flyte-actor-"+other.Key.ID(), metav1.DeleteOptions{}))
+
+	found, err := cluster.DiscoverEnvironments(ctx)
+	require.NoError(t, err)
+	byID := map[string]actorpool.DiscoveredEnvironment{}
+	for _, d := range found {
+		byID[d.ID] = d
+	}
+	require.Len(t, byID, 2)
+	d := byID[s.Key.ID()]
+	assert.Equal(t, "ns", d.Namespace)
+	assert.Equal(t, s.Key.Name, d.Name)
+	assert.Equal(t, secret, d.Secret)
+	assert.Equal(t, time.Minute, d.TTL)
+	assert.Len(t, d.Pods, 2)
+	orphan := byID[other.Key.ID()]
+	assert.Empty(t, orphan.Secret, "no anchor, no secret")
+	assert.Equal(t, 5*time.Minute, orphan.TTL, "the TTL is on the pods too")
+	assert.Len(t, orphan.Pods, 1)
+}
+
+// TestStateOfSaysWhyAPodDoesNotRun (issue 9): each cause of "cannot start", whether it can heal, and
+// how a pod ended.
+func TestStateOfSaysWhyAPodDoesNotRun(t *testing.T) {
+	waiting := func(reason, msg string) corev1.PodStatus {
+		return corev1.PodStatus{Phase: corev1.PodPending, ContainerStatuses: []corev1.ContainerStatus{{Name: "actor",
+			State: corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: reason, Message: msg}}}}}
+	}
+	terminated := func(code int32, reason, msg string) corev1.PodStatus {
+		return corev1.PodStatus{Phase: corev1.PodFailed, ContainerStatuses: []corev1.ContainerStatus{{Name: "actor",
+			State: corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{ExitCode: code, Reason: reason, Message: msg}}}}}
+	}
+	for name, tc := range map[string]struct {
+		status          corev1.PodStatus
+		problem         string
+		ended, perm, oo bool
+	}{
+		"starting":       {status: waiting("ContainerCreating", ""), problem: ""},
+		"image pull":     {status: waiting("ImagePullBackOff", `Back-off pulling image "nope:1"`), problem: `ImagePullBackOff: Back-off pulling image "nope:1"`},
+		"invalid image":  {status: waiting("InvalidImageName", `couldn't parse image name "Bad::1"`), problem: "InvalidImageName", perm: true},
+		"missing secret": {status: waiting("CreateContainerConfigError", `secret "db" not found`), problem: `CreateContainerConfigError: secret "db" not found`},
+		"crash loop":     {status: waiting("CrashLoopBackOff", "back-off 5m0s"), problem: "CrashLoopBackOff"},
+		"unschedulable":  {status: corev1.PodStatus{Phase: corev1.PodPending, Conditions: []corev1.PodCondition{{Type: corev1.PodScheduled, Status: corev1.ConditionFalse, Reason: "Unschedulable", Message: "0/3 nodes are available: 3 Insufficient cpu."}}}, problem: "Unschedulable: 0/3 nodes are available: 3 Insufficient cpu."},
+		"runtime cannot start": {status: terminated(contract.ExitCodeRuntimeCannotStart, "Error", "ModuleNotFoundError: No module named 'flytekit'"),
+			problem: "the executor's Python runtime could not start: ModuleNotFoundError: No module named 'flytekit'", ended: true, perm: true},
+		"refused": {status: terminated(contract.ExitCodeRefused, "Error", ""), problem: "the actor pool refused the executor", ended: true},
+		"oom":     {status: terminated(137, "OOMKilled", ""), problem: "exited with code 137 (OOMKilled)", ended: true, oo: true},
+		"evicted": {status: corev1.PodStatus{Phase: corev1.PodFailed, Reason: "Evicted", Message: "The node was low on resource: memory."}, problem: "Evicted: The node was low on resource: memory.", ended: true},
+		"running": {status: corev1.PodStatus{Phase: corev1.PodRunning}, problem: ""},
+	} {
+		t.Run(name, func(t *testing.T) {
+			pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "p", Namespace: "ns", Labels: map[string]string{LabelEnvironment: "e"}}, Status: tc.status}
+			s := stateOf(pod)
+			assert.Equal(t, "e", s.EnvironmentID)
+			if tc.problem == "" {
+				assert.Empty(t, s.Problem)
+			} else {
+				assert.Contains(t, s.Problem, tc.problem)
+			}
+			assert.Equal(t, tc.ended, s.Ended)
+			assert.Equal(t, tc.perm, s.Permanent)
+			assert.Equal(t, tc.oo, s.OOM)
+		})
+	}
+}
+
+// TestWatchReportsExecutorPodsOnly (issue 9): the informer sees executor pods and says how they do.
+func TestWatchReportsExecutorPodsOnly(t *testing.T) {
+	client := fake.NewClientset()
+	cluster := New(client, Options{PoolAddress: "pool:8089"})
+	t.Cleanup(cluster.Close)
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	states := make(chan actorpool.ExecutorPodState, 10)
+	go func() { _ = cluster.WatchExecutorPods(ctx, func(s actorpool.ExecutorPodState) { states <- s }) }()
+
+	_, err := client.CoreV1().Pods("ns").Create(ctx, &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "someone-else", Namespace: "ns"}}, metav1.CreateOptions{})
+	require.NoError(t, err)
+	_, err = cluster.EnsureEnvironment(ctx, spec(1))
+	require.NoError(t, err)
+	pod := pods(t, client)[0]
+	if pod.Name == "someone-else" {
+		pod = pods(t, client)[1]
+	}
+	pod.Status.Phase = corev1.PodPending
+	pod.Status.ContainerStatuses = []corev1.ContainerStatus{{Name: "actor", State: corev1.ContainerState{
+		Waiting: &corev1.ContainerStateWaiting{Reason: "ImagePullBackOff", Message: "no such image"}}}}
+	_, err = client.CoreV1().Pods("ns").UpdateStatus(ctx, &pod, metav1.UpdateOptions{})
+	require.NoError(t, err)
+	require.NoError(t, client.CoreV1().Pods("ns").Delete(ctx, pod.Name, metav1.DeleteOptions{}))
+
+	var seen []actorpool.ExecutorPodState
+	for len(seen) < 3 {
+		select {
+		case s := <-states:
+			assert.Equal(t, pod.Name, s.Pod, "only executor pods are watched")
+			seen = append(seen, s)
+		case <-time.After(5 * time.Second):
+			t.Fatalf("saw only %v", seen)
+		}
+	}
+	assert.Contains(t, seen[1].Problem, "ImagePullBackOff: no such image")
+	assert.True(t, seen[2].Ended)
 }

@@ -16,40 +16,130 @@ import (
 	"github.com/flyteactors/flyteactors/actorpool"
 )
 
-// Token is the token Cluster hands out for the environment key.
-func Token(key actorpool.EnvironmentKey) string { return "token-" + key.ID() }
+// Secret is the secret Cluster hands out for the environment with ID id.
+func Secret(id string) string { return "secret-" + id }
+
+// Token is the token executor pod pod of the environment of key presents (see actorpool.PodToken).
+func Token(key actorpool.EnvironmentKey, pod string) string {
+	return actorpool.PodToken(Secret(key.ID()), pod)
+}
 
 // Cluster is an actorpool.Cluster without Kubernetes: every environment is ready at once with the
-// token Token(key), unless FailWith set an error.
+// secret Secret(id), unless FailWith set an error. What it discovers and the fates of executor pods
+// are what the test sets.
 type Cluster struct {
-	mu      sync.Mutex
-	specs   []actorpool.EnvironmentSpec
-	deleted map[string]int
-	err     error
+	mu         sync.Mutex
+	specs      []actorpool.EnvironmentSpec
+	deleted    map[string]int
+	err        error
+	discovered []actorpool.DiscoveredEnvironment
+	pods       map[string]actorpool.ExecutorPodState
+	observe    func(actorpool.ExecutorPodState)
+	calls      map[string]int
+	// deleteStarted and deleteResult, when set, hold DeleteEnvironment until the test says how it ends.
+	deleteStarted chan struct{}
+	deleteResult  chan error
 }
 
 var _ actorpool.Cluster = (*Cluster)(nil)
 
 // NewCluster returns a Cluster that has been asked nothing yet.
-func NewCluster() *Cluster { return &Cluster{deleted: map[string]int{}} }
+func NewCluster() *Cluster {
+	return &Cluster{deleted: map[string]int{}, pods: map[string]actorpool.ExecutorPodState{}, calls: map[string]int{}}
+}
 
-// EnsureEnvironment records spec and returns its token, or the error given to FailWith.
+// EnsureEnvironment records spec and returns its secret, or the error given to FailWith.
 func (c *Cluster) EnsureEnvironment(_ context.Context, spec actorpool.EnvironmentSpec) (string, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.calls[spec.Key.ID()]++
 	if c.err != nil {
 		return "", c.err
 	}
 	c.specs = append(c.specs, spec)
-	return Token(spec.Key), nil
+	return Secret(spec.Key.ID()), nil
 }
 
-// DeleteEnvironment records the deletion.
-func (c *Cluster) DeleteEnvironment(_ context.Context, key actorpool.EnvironmentKey) error {
+// DeleteEnvironment records the deletion. If HoldDeletes was called, it first says it started and
+// waits for the test to say how the deletion ends.
+func (c *Cluster) DeleteEnvironment(ctx context.Context, _, id string) error {
+	c.mu.Lock()
+	started, result := c.deleteStarted, c.deleteResult
+	c.mu.Unlock()
+	var err error
+	if result != nil {
+		select {
+		case started <- struct{}{}:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		select {
+		case err = <-result:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.deleted[key.ID()]++
+	c.deleted[id]++
+	return err
+}
+
+// HoldDeletes makes every later DeleteEnvironment announce itself on started and then wait until the
+// test sends its result on finish.
+func (c *Cluster) HoldDeletes() (started <-chan struct{}, finish chan<- error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.deleteStarted, c.deleteResult = make(chan struct{}), make(chan error)
+	return c.deleteStarted, c.deleteResult
+}
+
+// EnsureCalls returns how many times the environment with ID id was asked to be ensured, failed or not.
+func (c *Cluster) EnsureCalls(id string) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.calls[id]
+}
+
+// DiscoverEnvironments returns what Discovered set.
+func (c *Cluster) DiscoverEnvironments(context.Context) ([]actorpool.DiscoveredEnvironment, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return slices.Clone(c.discovered), nil
+}
+
+// Discovered sets what DiscoverEnvironments returns; call it before the pool starts.
+func (c *Cluster) Discovered(envs ...actorpool.DiscoveredEnvironment) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.discovered = envs
+}
+
+// WatchExecutorPods tells observe the states SetPod gave, and every later one, until ctx is done.
+func (c *Cluster) WatchExecutorPods(ctx context.Context, observe func(actorpool.ExecutorPodState)) error {
+	c.mu.Lock()
+	c.observe = observe
+	known := make([]actorpool.ExecutorPodState, 0, len(c.pods))
+	for _, s := range c.pods {
+		known = append(known, s)
+	}
+	c.mu.Unlock()
+	for _, s := range known {
+		observe(s)
+	}
+	<-ctx.Done()
 	return nil
+}
+
+// SetPod says how an executor pod is doing, as a watch of the pods would.
+func (c *Cluster) SetPod(state actorpool.ExecutorPodState) {
+	c.mu.Lock()
+	c.pods[state.Pod] = state
+	observe := c.observe
+	c.mu.Unlock()
+	if observe != nil {
+		observe(state)
+	}
 }
 
 // FailWith makes every later EnsureEnvironment fail with err (nil: succeed again).
@@ -86,8 +176,8 @@ func (c *Cluster) Specs() []actorpool.EnvironmentSpec {
 	return slices.Clone(c.specs)
 }
 
-// Link is an actorpool.ExecutorLink that records what the pool sends as "assign <id>", "cancel <id>"
-// and "ack <id>". OnAssign, if set, is called with each assignment; the pool holds its lock then, so
+// Link is an actorpool.ExecutorLink that records what the pool sends as "assign <id>", "cancel <id>",
+// "ack <id>" and "close". OnAssign, if set, is called with each assignment; the pool holds its lock then, so
 // it must not block or call the pool (start a goroutine for that).
 type Link struct {
 	OnAssign func(actorpool.Assignment)
@@ -119,6 +209,9 @@ func (l *Link) Cancel(id string) { l.add("cancel " + id) }
 
 // Ack records the acknowledgement.
 func (l *Link) Ack(id string) { l.add("ack " + id) }
+
+// Close records that the pool ended the session.
+func (l *Link) Close(string) { l.add("close") }
 
 func (l *Link) add(s string) {
 	if l.Discard {
@@ -181,7 +274,7 @@ func Task(id string, spec actorpool.EnvironmentSpec) actorpool.Task {
 
 // Hello returns the hello of executor pod of spec's environment with the right token.
 func Hello(spec actorpool.EnvironmentSpec, pod string, slots int) actorpool.ExecutorHello {
-	return actorpool.ExecutorHello{EnvironmentID: spec.Key.ID(), PodName: pod, Token: Token(spec.Key), Slots: slots}
+	return actorpool.ExecutorHello{EnvironmentID: spec.Key.ID(), PodName: pod, Token: Token(spec.Key, pod), Slots: slots}
 }
 
 // Attach attaches an executor with hello h once its environment is ready (the pool ensures it in the

@@ -1,26 +1,51 @@
 // Command actor-executor is the primary container command of every Flyte Actors executor pod: it keeps
 // warm Python runtimes and runs the tasks the actor pool assigns to it. It is configured by the
-// FLYTE_ACTOR_* environment variables the pool sets on the pods it creates (see package executor).
+// FLYTE_ACTOR_* environment variables the pool sets on the pods it creates (see package contract).
+//
+// `actor-executor install <dir>` copies the binary into dir: the init container that injects the
+// executor into an executor pod runs it.
+//
+// Its exit code tells the pool why its pod ended: contract.ExitCodeRefused when the pool refused it for
+// good, contract.ExitCodeRuntimeCannotStart when its Python runtime could not start, 1 otherwise.
 package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/signal"
 	"syscall"
 
 	"github.com/flyteactors/flyteactors/executor"
+	"github.com/flyteactors/flyteactors/go/contract"
 )
 
 func main() {
+	if len(os.Args) == 3 && os.Args[1] == "install" {
+		if err := executor.Install(os.Args[2]); err != nil {
+			fmt.Fprintf(os.Stderr, "actor-executor: %v\n", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if err := run(); err != nil {
+		// The last line of the log: the pod's termination message (FallbackToLogsOnError) ends with it.
 		fmt.Fprintf(os.Stderr, "actor-executor: %v\n", err)
+		switch {
+		case errors.Is(err, executor.ErrRefused):
+			os.Exit(contract.ExitCodeRefused)
+		case errors.Is(err, executor.ErrRuntimeCannotStart):
+			os.Exit(contract.ExitCodeRuntimeCannotStart)
+		}
 		os.Exit(1)
 	}
 }
 
 func run() error {
+	if err := executor.HideToken(); err != nil {
+		return err
+	}
 	cfg, err := executor.ConfigFromEnv(os.Getenv)
 	if err != nil {
 		return err

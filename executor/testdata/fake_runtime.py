@@ -1,7 +1,10 @@
 """A stand-in for flyteactors.runtime that speaks its control protocol (fd 3 in, fd 4 out) and "runs" a
-command by its first word: ok, fail, sleep <seconds>, crash <exit code>, pid."""
+command by its first word: ok, fail, sleep <seconds>, crash <exit code>, exit <status> (the task calls
+sys.exit), envcheck (fails listing the FLYTE_ACTOR_* variables it sees), spawn (starts a child process
+that sleeps, prints its pid, and sleeps)."""
 import json
 import os
+import subprocess
 import sys
 import time
 
@@ -14,6 +17,10 @@ def send(event):
     control_out.flush()
 
 
+def fail(task_id, **failure):
+    send({"event": "finished", "task_id": task_id, "failure": failure})
+
+
 send({"event": "ready", "pid": os.getpid()})
 for line in control_in:
     request = json.loads(line)
@@ -24,9 +31,19 @@ for line in control_in:
         os._exit(int(command[1]))
     if word == "sleep":
         time.sleep(float(command[1]))
+    if word == "spawn":
+        child = subprocess.Popen(["sleep", "60"])
+        print(f"child {child.pid}", flush=True)
+        time.sleep(60)
     if word == "fail":
-        failure = {"kind": "user", "code": "Boom", "message": request["env"].get("MESSAGE", ""), "retryable": False}
-        send({"event": "finished", "task_id": task_id, "failure": failure})
+        fail(task_id, kind="user", code="Boom", message=request["env"].get("MESSAGE", ""), retryable=False)
+        continue
+    if word == "exit":
+        fail(task_id, kind="user", code="EntrypointExited", message="exited", retryable=True, exit_code=int(command[1]))
+        continue
+    if word == "envcheck":
+        seen = sorted(k for k in os.environ if k.startswith("FLYTE_ACTOR_"))
+        fail(task_id, kind="user", code="EnvCheck", message=",".join(seen) or "none", retryable=False)
         continue
     print(f"ran {task_id} in {os.getpid()}", flush=True)
     send({"event": "finished", "task_id": task_id})

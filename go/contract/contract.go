@@ -20,7 +20,23 @@ const (
 	EnvToken = "FLYTE_ACTOR_TOKEN"
 	// EnvSlots is how many tasks the executor runs at once.
 	EnvSlots = "FLYTE_ACTOR_SLOTS"
+	// EnvWarmupTimeout is how long the executor's Python runtimes may take to warm up (a Go duration;
+	// DefaultWarmupTimeout when unset).
+	EnvWarmupTimeout = "FLYTE_ACTOR_WARMUP_TIMEOUT"
+	// EnvCA is the PEM certificate of the CA the executor verifies the pool against; unset, the
+	// executor speaks to the pool without TLS.
+	EnvCA = "FLYTE_ACTOR_CA"
+	// EnvDrainTimeout is how long a stopping executor lets its running tasks finish (a Go duration,
+	// within the pod's terminationGracePeriodSeconds; DefaultDrainTimeout when unset).
+	EnvDrainTimeout = "FLYTE_ACTOR_DRAIN_TIMEOUT"
 )
+
+// DefaultDrainTimeout is how long a stopping executor lets its tasks finish unless told: Kubernetes'
+// default grace period of 30 s, less time to report what did not finish.
+const DefaultDrainTimeout = 25 * time.Second
+
+// DefaultWarmupTimeout is how long an executor waits for its Python runtimes to warm up unless told.
+const DefaultWarmupTimeout = 5 * time.Minute
 
 // Failure codes: executor-proto's Failure.code, the pool's Failure.Code, and the code of the
 // ExecutionError Flyte records for the task. Each says who produces it and how Flyte treats it.
@@ -45,7 +61,48 @@ const (
 	// CodeEntrypointFailed (runtime): an exception escaped flytekit's entrypoint, which handles the
 	// task's own exceptions itself: this is the platform's failure. System, retryable.
 	CodeEntrypointFailed = "EntrypointFailed"
+	// CodeExecutorDraining (executor): the task reached an executor that is stopping, which did not
+	// start it. System, retryable.
+	CodeExecutorDraining = "ExecutorDraining"
+	// CodeExecutorCannotStart (pool): no executor of the task's environment could run: its pods
+	// report why (an image that cannot be pulled, a missing secret, no room on any node, a runtime
+	// that cannot start). System; retryable after plugins.actor.start-timeout, permanent at once for a
+	// problem that cannot heal.
+	CodeExecutorCannotStart = "ExecutorCannotStart"
+)
+
+// Exit codes of the executor (the executor pod's primary container), which tell the pool why a pod
+// ended before its executor could serve.
+const (
+	// ExitCodeRefused: the pool refused the executor for good (its token, its protocol version).
+	ExitCodeRefused = 77
+	// ExitCodeRuntimeCannotStart: the Python runtime could not start or warm up (no flytekit, an import
+	// that fails, warm-up timed out). A new pod of the same image would fail the same way.
+	ExitCodeRuntimeCannotStart = 78
 )
 
 // DefaultHeartbeatInterval is how often an idle executor speaks when its pool does not say otherwise.
 const DefaultHeartbeatInterval = 5 * time.Second
+
+// KeepaliveInterval is how often an executor pings the pool's connection when it is idle, so that a
+// half-open connection is noticed and the executor reconnects; the pool accepts pings this often.
+const KeepaliveInterval = 10 * time.Second
+
+// MaxFailureMessageBytes bounds a failure message. Messages travel in Hellos and into the
+// FlyteWorkflow's status, whose size etcd limits; a longer one keeps its beginning and its end, where
+// a Python traceback says what went wrong.
+const MaxFailureMessageBytes = 8 * 1024
+
+// truncationMarker stands where TruncateMessage cut a message.
+const truncationMarker = "\n... (truncated) ...\n"
+
+// TruncateMessage returns msg cut to at most MaxFailureMessageBytes: a quarter from its beginning and
+// the rest from its end, as Flyte's own event recorder keeps both ends of long errors.
+func TruncateMessage(msg string) string {
+	if len(msg) <= MaxFailureMessageBytes {
+		return msg
+	}
+	keep := MaxFailureMessageBytes - len(truncationMarker)
+	head := keep / 4
+	return msg[:head] + truncationMarker + msg[len(msg)-(keep-head):]
+}

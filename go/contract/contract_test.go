@@ -7,6 +7,7 @@ import (
 	"os"
 	"regexp"
 	"strconv"
+	"strings"
 	"testing"
 	"unicode"
 
@@ -14,8 +15,9 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// TestPythonMirrorMatches keeps python/flyteactors/contract.py equal to this package: every string
-// constant here is there under its UPPER_SNAKE name with the same value, and nothing else is.
+// TestPythonMirrorMatches keeps python/flyteactors/contract.py equal to this package: every exported
+// string or integer constant here is there under its UPPER_SNAKE name with the same value, and
+// nothing else is.
 func TestPythonMirrorMatches(t *testing.T) {
 	goConsts := stringConstants(t, "contract.go")
 	require.NotEmpty(t, goConsts)
@@ -27,8 +29,8 @@ func TestPythonMirrorMatches(t *testing.T) {
 	raw, err := os.ReadFile("../../python/flyteactors/contract.py")
 	require.NoError(t, err)
 	got := map[string]string{}
-	for _, m := range regexp.MustCompile(`(?m)^([A-Z][A-Z0-9_]*) = "([^"]*)"$`).FindAllStringSubmatch(string(raw), -1) {
-		got[m[1]] = m[2]
+	for _, m := range regexp.MustCompile(`(?m)^([A-Z][A-Z0-9_]*) = (?:"([^"]*)"|([0-9][0-9_ *]*))$`).FindAllStringSubmatch(string(raw), -1) {
+		got[m[1]] = m[2] + evalProduct(t, m[3])
 	}
 	assert.Equal(t, want, got)
 }
@@ -39,7 +41,22 @@ func TestUpperSnake(t *testing.T) {
 	assert.Equal(t, "HTTP_SERVER", upperSnake("HTTPServer"))
 }
 
-// stringConstants returns the string constants declared in file, by name.
+// evalProduct evaluates a Python integer expression like "8 * 1024"; "" stays "".
+func evalProduct(t *testing.T, expr string) string {
+	if expr == "" {
+		return ""
+	}
+	product := 1
+	for _, factor := range strings.Split(expr, "*") {
+		n, err := strconv.Atoi(strings.ReplaceAll(strings.TrimSpace(factor), "_", ""))
+		require.NoError(t, err, expr)
+		product *= n
+	}
+	return strconv.Itoa(product)
+}
+
+// stringConstants returns the exported string and integer constants declared in file, by name, with
+// integers in decimal.
 func stringConstants(t *testing.T, file string) map[string]string {
 	f, err := parser.ParseFile(token.NewFileSet(), file, nil, 0)
 	require.NoError(t, err)
@@ -52,10 +69,25 @@ func stringConstants(t *testing.T, file string) map[string]string {
 		for _, spec := range gen.Specs {
 			vs := spec.(*ast.ValueSpec)
 			for i, name := range vs.Names {
-				if lit, ok := vs.Values[i].(*ast.BasicLit); ok && lit.Kind == token.STRING {
-					value, err := strconv.Unquote(lit.Value)
-					require.NoError(t, err)
-					out[name.Name] = value
+				if !name.IsExported() {
+					continue
+				}
+				switch v := vs.Values[i].(type) {
+				case *ast.BasicLit:
+					switch v.Kind {
+					case token.STRING:
+						value, err := strconv.Unquote(v.Value)
+						require.NoError(t, err)
+						out[name.Name] = value
+					case token.INT:
+						out[name.Name] = v.Value
+					}
+				case *ast.BinaryExpr: // integers written as products, like 8 * 1024
+					x, xok := v.X.(*ast.BasicLit)
+					y, yok := v.Y.(*ast.BasicLit)
+					if xok && yok && v.Op == token.MUL && x.Kind == token.INT && y.Kind == token.INT {
+						out[name.Name] = evalProduct(t, x.Value+"*"+y.Value)
+					}
 				}
 			}
 		}
@@ -78,4 +110,14 @@ func upperSnake(name string) string {
 		out = append(out, unicode.ToUpper(r))
 	}
 	return string(out)
+}
+
+func TestTruncateMessageKeepsBothEndsWithinTheLimit(t *testing.T) {
+	assert.Equal(t, "short", TruncateMessage("short"))
+	long := "BEGIN" + strings.Repeat("x", 3*MaxFailureMessageBytes) + "ValueError: the real reason"
+	got := TruncateMessage(long)
+	assert.Len(t, got, MaxFailureMessageBytes)
+	assert.True(t, strings.HasPrefix(got, "BEGIN"))
+	assert.True(t, strings.HasSuffix(got, "ValueError: the real reason"))
+	assert.Contains(t, got, "(truncated)")
 }

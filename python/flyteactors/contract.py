@@ -11,6 +11,9 @@ ENV_ENVIRONMENT_ID = "FLYTE_ACTOR_ENVIRONMENT_ID"
 ENV_POD_NAME = "FLYTE_ACTOR_POD_NAME"
 ENV_TOKEN = "FLYTE_ACTOR_TOKEN"
 ENV_SLOTS = "FLYTE_ACTOR_SLOTS"
+ENV_WARMUP_TIMEOUT = "FLYTE_ACTOR_WARMUP_TIMEOUT"
+ENV_CA = "FLYTE_ACTOR_CA"
+ENV_DRAIN_TIMEOUT = "FLYTE_ACTOR_DRAIN_TIMEOUT"
 
 # Failure codes.
 CODE_EXECUTOR_LOST = "ExecutorLost"
@@ -20,3 +23,12 @@ CODE_RUNTIME_START_FAILED = "RuntimeStartFailed"
 CODE_NO_FREE_SLOT = "NoFreeSlot"
 CODE_ENTRYPOINT_EXITED = "EntrypointExited"
 CODE_ENTRYPOINT_FAILED = "EntrypointFailed"
+CODE_EXECUTOR_DRAINING = "ExecutorDraining"
+CODE_EXECUTOR_CANNOT_START = "ExecutorCannotStart"
+
+# Exit codes of the executor, which tell the pool why its pod ended.
+EXIT_CODE_REFUSED = 77
+EXIT_CODE_RUNTIME_CANNOT_START = 78
+
+# A failure message longer than this keeps its beginning and its end (see go/contract TruncateMessage).
+MAX_FAILURE_MESSAGE_BYTES = 8 * 1024

@@ -359,7 +359,8 @@ def test_run_task_maps_exits(process, monkeypatch):
     )
     assert worker.run_task(process, ["pyflyte-execute", "exit", "0"], {}) is None
     failed = worker.run_task(process, ["pyflyte-execute", "exit", "2"], {})
-    assert (failed.kind, failed.code, failed.retryable) == ("system", "EntrypointExited", True)
+    assert (failed.code, failed.exit_code) == ("EntrypointExited", 2), "the status a pod would have exited with"
+    assert worker.exit_status("a message") == 1 and worker.exit_status(None) == 0 and worker.exit_status(256 + 3) == 3
     crashed = worker.run_task(process, ["pyflyte-execute", "raise"], {})
     assert crashed.code == "EntrypointFailed" and "entrypoint blew up" in crashed.message
     unknown = worker.run_task(process, ["bash", "-c", "true"], {})
@@ -446,3 +447,12 @@ def test_time_budget_of_a_warm_no_op_task(process, tmp_path):
     for _ in range(20):
         run(process, "no_op")
     assert (time.monotonic() - start) / 20 < 0.05
+
+
+def test_failure_messages_are_truncated_keeping_the_end():
+    from flyteactors import contract
+
+    failure = worker.Failure(kind="system", code="X", retryable=True, message="x" * 100_000 + "the real reason")
+    assert len(failure.message.encode()) <= contract.MAX_FAILURE_MESSAGE_BYTES
+    assert failure.message.endswith("the real reason")
+    assert "(truncated)" in failure.message

@@ -110,6 +110,8 @@ plugins:
     executor-command:
       - {{.ExecutorBinary}}
     heartbeat-interval: 2s
+    tls:
+      secret-namespace: {{.Namespace}}
 storage:
   type: stow
   stow:
@@ -124,6 +126,7 @@ logger:
 `))
 
 type propellerSettings struct {
+	Namespace      string
 	KubeConfig     string
 	ProfPort       int
 	PoolPort       int
@@ -213,6 +216,12 @@ func (p *propeller) stop() {
 		_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
 		<-p.exited
 	}
+}
+
+// PropellerLog returns everything FlytePropeller has logged so far.
+func (s *Stack) PropellerLog() (string, error) {
+	raw, err := os.ReadFile(s.propeller.logPath)
+	return string(raw), err
 }
 
 // tail returns the last n lines of propeller's log.

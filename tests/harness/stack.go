@@ -164,7 +164,7 @@ func start(t T, workflowSrc string, opts Options) (*Stack, error) {
 		return nil, err
 	}
 	p, err := startPropeller(ctx, root, s.dir, kubeCfg, propellerSettings{
-		ProfPort: profPort, PoolPort: poolPort, StorageRoot: s.StorageRoot, Bucket: Bucket,
+		Namespace: s.Namespace, ProfPort: profPort, PoolPort: poolPort, StorageRoot: s.StorageRoot, Bucket: Bucket,
 		ExecutorBinary: filepath.Join(root, "bin", "actor-executor"), LogLevel: opts.PropellerLogLevel,
 	})
 	if err != nil {

@@ -135,6 +135,7 @@ type ExecutorMessage struct {
 	//	*ExecutorMessage_Started
 	//	*ExecutorMessage_Finished
 	//	*ExecutorMessage_Heartbeat
+	//	*ExecutorMessage_Draining
 	Message       isExecutorMessage_Message `protobuf_oneof:"message"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -213,6 +214,15 @@ func (x *ExecutorMessage) GetHeartbeat() *Heartbeat {
 	return nil
 }
 
+func (x *ExecutorMessage) GetDraining() *Draining {
+	if x != nil {
+		if x, ok := x.Message.(*ExecutorMessage_Draining); ok {
+			return x.Draining
+		}
+	}
+	return nil
+}
+
 type isExecutorMessage_Message interface {
 	isExecutorMessage_Message()
 }
@@ -233,6 +243,10 @@ type ExecutorMessage_Heartbeat struct {
 	Heartbeat *Heartbeat `protobuf:"bytes,4,opt,name=heartbeat,proto3,oneof"`
 }
 
+type ExecutorMessage_Draining struct {
+	Draining *Draining `protobuf:"bytes,5,opt,name=draining,proto3,oneof"`
+}
+
 func (*ExecutorMessage_Hello) isExecutorMessage_Message() {}
 
 func (*ExecutorMessage_Started) isExecutorMessage_Message() {}
@@ -240,6 +254,8 @@ func (*ExecutorMessage_Started) isExecutorMessage_Message() {}
 func (*ExecutorMessage_Finished) isExecutorMessage_Message() {}
 
 func (*ExecutorMessage_Heartbeat) isExecutorMessage_Message() {}
+
+func (*ExecutorMessage_Draining) isExecutorMessage_Message() {}
 
 // PoolMessage is everything the pool sends to an executor.
 type PoolMessage struct {
@@ -793,8 +809,13 @@ type Failure struct {
 	Oom bool `protobuf:"varint,3,opt,name=oom,proto3" json:"oom,omitempty"`
 	// code is a short machine-readable reason, e.g. "RuntimeExited".
 	Code string `protobuf:"bytes,4,opt,name=code,proto3" json:"code,omitempty"`
-	// message is for people: what happened, as precisely as the executor knows.
-	Message       string `protobuf:"bytes,5,opt,name=message,proto3" json:"message,omitempty"`
+	// message is for people: what happened, as precisely as the executor knows. At most
+	// contract.MaxFailureMessageBytes (go/contract); longer ones keep their beginning and end.
+	Message string `protobuf:"bytes,5,opt,name=message,proto3" json:"message,omitempty"`
+	// exit_code is set when the failure is that the task's process ended, by exiting (a task calling
+	// sys.exit) or by a signal: the exit status a pod would have reported for it (128+signal for a
+	// signal), so that Flyte can classify it exactly as it classifies a pod's.
+	ExitCode      int32 `protobuf:"varint,6,opt,name=exit_code,json=exitCode,proto3" json:"exit_code,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -862,6 +883,13 @@ func (x *Failure) GetMessage() string {
 		return x.Message
 	}
 	return ""
+}
+
+func (x *Failure) GetExitCode() int32 {
+	if x != nil {
+		return x.ExitCode
+	}
+	return 0
 }
 
 // TaskFinished is a task's terminal result. The command completing (its flytekit entrypoint
@@ -936,6 +964,53 @@ func (x *TaskFinished) GetFinishedAt() *timestamppb.Timestamp {
 	return nil
 }
 
+// Draining says the executor is stopping (its pod is being deleted: SIGTERM): it takes no new task and
+// finishes the ones it runs until deadline; any it cannot finish it reports as lost. The pool assigns
+// it nothing more, on this session or a later one.
+type Draining struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Deadline      *timestamppb.Timestamp `protobuf:"bytes,1,opt,name=deadline,proto3" json:"deadline,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Draining) Reset() {
+	*x = Draining{}
+	mi := &file_flyteactors_executor_v1_executor_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Draining) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Draining) ProtoMessage() {}
+
+func (x *Draining) ProtoReflect() protoreflect.Message {
+	mi := &file_flyteactors_executor_v1_executor_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Draining.ProtoReflect.Descriptor instead.
+func (*Draining) Descriptor() ([]byte, []int) {
+	return file_flyteactors_executor_v1_executor_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *Draining) GetDeadline() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Deadline
+	}
+	return nil
+}
+
 // Heartbeat tells the pool the executor is alive.
 type Heartbeat struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -946,7 +1021,7 @@ type Heartbeat struct {
 
 func (x *Heartbeat) Reset() {
 	*x = Heartbeat{}
-	mi := &file_flyteactors_executor_v1_executor_proto_msgTypes[11]
+	mi := &file_flyteactors_executor_v1_executor_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -958,7 +1033,7 @@ func (x *Heartbeat) String() string {
 func (*Heartbeat) ProtoMessage() {}
 
 func (x *Heartbeat) ProtoReflect() protoreflect.Message {
-	mi := &file_flyteactors_executor_v1_executor_proto_msgTypes[11]
+	mi := &file_flyteactors_executor_v1_executor_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -971,7 +1046,7 @@ func (x *Heartbeat) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Heartbeat.ProtoReflect.Descriptor instead.
 func (*Heartbeat) Descriptor() ([]byte, []int) {
-	return file_flyteactors_executor_v1_executor_proto_rawDescGZIP(), []int{11}
+	return file_flyteactors_executor_v1_executor_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *Heartbeat) GetSentAt() *timestamppb.Timestamp {
@@ -985,12 +1060,13 @@ var File_flyteactors_executor_v1_executor_proto protoreflect.FileDescriptor
 
 const file_flyteactors_executor_v1_executor_proto_rawDesc = "" +
 	"\n" +
-	"&flyteactors/executor/v1/executor.proto\x12\x17flyteactors.executor.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x9f\x02\n" +
+	"&flyteactors/executor/v1/executor.proto\x12\x17flyteactors.executor.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xe0\x02\n" +
 	"\x0fExecutorMessage\x126\n" +
 	"\x05hello\x18\x01 \x01(\v2\x1e.flyteactors.executor.v1.HelloH\x00R\x05hello\x12@\n" +
 	"\astarted\x18\x02 \x01(\v2$.flyteactors.executor.v1.TaskStartedH\x00R\astarted\x12C\n" +
 	"\bfinished\x18\x03 \x01(\v2%.flyteactors.executor.v1.TaskFinishedH\x00R\bfinished\x12B\n" +
-	"\theartbeat\x18\x04 \x01(\v2\".flyteactors.executor.v1.HeartbeatH\x00R\theartbeatB\t\n" +
+	"\theartbeat\x18\x04 \x01(\v2\".flyteactors.executor.v1.HeartbeatH\x00R\theartbeat\x12?\n" +
+	"\bdraining\x18\x05 \x01(\v2!.flyteactors.executor.v1.DrainingH\x00R\bdrainingB\t\n" +
 	"\amessage\"\x90\x02\n" +
 	"\vPoolMessage\x12<\n" +
 	"\awelcome\x18\x01 \x01(\v2 .flyteactors.executor.v1.WelcomeH\x00R\awelcome\x12E\n" +
@@ -1027,20 +1103,23 @@ const file_flyteactors_executor_v1_executor_proto_rawDesc = "" +
 	"\vTaskStarted\x12\x17\n" +
 	"\atask_id\x18\x01 \x01(\tR\x06taskId\x129\n" +
 	"\n" +
-	"started_at\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\tstartedAt\"\xa1\x01\n" +
+	"started_at\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\tstartedAt\"\xbe\x01\n" +
 	"\aFailure\x128\n" +
 	"\x04kind\x18\x01 \x01(\x0e2$.flyteactors.executor.v1.FailureKindR\x04kind\x12\x1c\n" +
 	"\tretryable\x18\x02 \x01(\bR\tretryable\x12\x10\n" +
 	"\x03oom\x18\x03 \x01(\bR\x03oom\x12\x12\n" +
 	"\x04code\x18\x04 \x01(\tR\x04code\x12\x18\n" +
-	"\amessage\x18\x05 \x01(\tR\amessage\"\xdb\x01\n" +
+	"\amessage\x18\x05 \x01(\tR\amessage\x12\x1b\n" +
+	"\texit_code\x18\x06 \x01(\x05R\bexitCode\"\xdb\x01\n" +
 	"\fTaskFinished\x12\x17\n" +
 	"\atask_id\x18\x01 \x01(\tR\x06taskId\x12:\n" +
 	"\afailure\x18\x02 \x01(\v2 .flyteactors.executor.v1.FailureR\afailure\x129\n" +
 	"\n" +
 	"started_at\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\tstartedAt\x12;\n" +
 	"\vfinished_at\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"finishedAt\"@\n" +
+	"finishedAt\"B\n" +
+	"\bDraining\x126\n" +
+	"\bdeadline\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\bdeadline\"@\n" +
 	"\tHeartbeat\x123\n" +
 	"\asent_at\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\x06sentAt*K\n" +
 	"\x0fProtocolVersion\x12 \n" +
@@ -1066,7 +1145,7 @@ func file_flyteactors_executor_v1_executor_proto_rawDescGZIP() []byte {
 }
 
 var file_flyteactors_executor_v1_executor_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_flyteactors_executor_v1_executor_proto_msgTypes = make([]protoimpl.MessageInfo, 12)
+var file_flyteactors_executor_v1_executor_proto_msgTypes = make([]protoimpl.MessageInfo, 13)
 var file_flyteactors_executor_v1_executor_proto_goTypes = []any{
 	(ProtocolVersion)(0),          // 0: flyteactors.executor.v1.ProtocolVersion
 	(FailureKind)(0),              // 1: flyteactors.executor.v1.FailureKind
@@ -1081,37 +1160,40 @@ var file_flyteactors_executor_v1_executor_proto_goTypes = []any{
 	(*TaskStarted)(nil),           // 10: flyteactors.executor.v1.TaskStarted
 	(*Failure)(nil),               // 11: flyteactors.executor.v1.Failure
 	(*TaskFinished)(nil),          // 12: flyteactors.executor.v1.TaskFinished
-	(*Heartbeat)(nil),             // 13: flyteactors.executor.v1.Heartbeat
-	(*durationpb.Duration)(nil),   // 14: google.protobuf.Duration
-	(*timestamppb.Timestamp)(nil), // 15: google.protobuf.Timestamp
+	(*Draining)(nil),              // 13: flyteactors.executor.v1.Draining
+	(*Heartbeat)(nil),             // 14: flyteactors.executor.v1.Heartbeat
+	(*durationpb.Duration)(nil),   // 15: google.protobuf.Duration
+	(*timestamppb.Timestamp)(nil), // 16: google.protobuf.Timestamp
 }
 var file_flyteactors_executor_v1_executor_proto_depIdxs = []int32{
 	4,  // 0: flyteactors.executor.v1.ExecutorMessage.hello:type_name -> flyteactors.executor.v1.Hello
 	10, // 1: flyteactors.executor.v1.ExecutorMessage.started:type_name -> flyteactors.executor.v1.TaskStarted
 	12, // 2: flyteactors.executor.v1.ExecutorMessage.finished:type_name -> flyteactors.executor.v1.TaskFinished
-	13, // 3: flyteactors.executor.v1.ExecutorMessage.heartbeat:type_name -> flyteactors.executor.v1.Heartbeat
-	5,  // 4: flyteactors.executor.v1.PoolMessage.welcome:type_name -> flyteactors.executor.v1.Welcome
-	7,  // 5: flyteactors.executor.v1.PoolMessage.assignment:type_name -> flyteactors.executor.v1.Assignment
-	8,  // 6: flyteactors.executor.v1.PoolMessage.cancel:type_name -> flyteactors.executor.v1.Cancel
-	9,  // 7: flyteactors.executor.v1.PoolMessage.ack:type_name -> flyteactors.executor.v1.ResultAck
-	0,  // 8: flyteactors.executor.v1.Hello.protocol_version:type_name -> flyteactors.executor.v1.ProtocolVersion
-	12, // 9: flyteactors.executor.v1.Hello.held_results:type_name -> flyteactors.executor.v1.TaskFinished
-	0,  // 10: flyteactors.executor.v1.Welcome.protocol_version:type_name -> flyteactors.executor.v1.ProtocolVersion
-	14, // 11: flyteactors.executor.v1.Welcome.heartbeat_interval:type_name -> google.protobuf.Duration
-	6,  // 12: flyteactors.executor.v1.Assignment.env:type_name -> flyteactors.executor.v1.EnvVar
-	15, // 13: flyteactors.executor.v1.TaskStarted.started_at:type_name -> google.protobuf.Timestamp
-	1,  // 14: flyteactors.executor.v1.Failure.kind:type_name -> flyteactors.executor.v1.FailureKind
-	11, // 15: flyteactors.executor.v1.TaskFinished.failure:type_name -> flyteactors.executor.v1.Failure
-	15, // 16: flyteactors.executor.v1.TaskFinished.started_at:type_name -> google.protobuf.Timestamp
-	15, // 17: flyteactors.executor.v1.TaskFinished.finished_at:type_name -> google.protobuf.Timestamp
-	15, // 18: flyteactors.executor.v1.Heartbeat.sent_at:type_name -> google.protobuf.Timestamp
-	2,  // 19: flyteactors.executor.v1.ExecutorService.Connect:input_type -> flyteactors.executor.v1.ExecutorMessage
-	3,  // 20: flyteactors.executor.v1.ExecutorService.Connect:output_type -> flyteactors.executor.v1.PoolMessage
-	20, // [20:21] is the sub-list for method output_type
-	19, // [19:20] is the sub-list for method input_type
-	19, // [19:19] is the sub-list for extension type_name
-	19, // [19:19] is the sub-list for extension extendee
-	0,  // [0:19] is the sub-list for field type_name
+	14, // 3: flyteactors.executor.v1.ExecutorMessage.heartbeat:type_name -> flyteactors.executor.v1.Heartbeat
+	13, // 4: flyteactors.executor.v1.ExecutorMessage.draining:type_name -> flyteactors.executor.v1.Draining
+	5,  // 5: flyteactors.executor.v1.PoolMessage.welcome:type_name -> flyteactors.executor.v1.Welcome
+	7,  // 6: flyteactors.executor.v1.PoolMessage.assignment:type_name -> flyteactors.executor.v1.Assignment
+	8,  // 7: flyteactors.executor.v1.PoolMessage.cancel:type_name -> flyteactors.executor.v1.Cancel
+	9,  // 8: flyteactors.executor.v1.PoolMessage.ack:type_name -> flyteactors.executor.v1.ResultAck
+	0,  // 9: flyteactors.executor.v1.Hello.protocol_version:type_name -> flyteactors.executor.v1.ProtocolVersion
+	12, // 10: flyteactors.executor.v1.Hello.held_results:type_name -> flyteactors.executor.v1.TaskFinished
+	0,  // 11: flyteactors.executor.v1.Welcome.protocol_version:type_name -> flyteactors.executor.v1.ProtocolVersion
+	15, // 12: flyteactors.executor.v1.Welcome.heartbeat_interval:type_name -> google.protobuf.Duration
+	6,  // 13: flyteactors.executor.v1.Assignment.env:type_name -> flyteactors.executor.v1.EnvVar
+	16, // 14: flyteactors.executor.v1.TaskStarted.started_at:type_name -> google.protobuf.Timestamp
+	1,  // 15: flyteactors.executor.v1.Failure.kind:type_name -> flyteactors.executor.v1.FailureKind
+	11, // 16: flyteactors.executor.v1.TaskFinished.failure:type_name -> flyteactors.executor.v1.Failure
+	16, // 17: flyteactors.executor.v1.TaskFinished.started_at:type_name -> google.protobuf.Timestamp
+	16, // 18: flyteactors.executor.v1.TaskFinished.finished_at:type_name -> google.protobuf.Timestamp
+	16, // 19: flyteactors.executor.v1.Draining.deadline:type_name -> google.protobuf.Timestamp
+	16, // 20: flyteactors.executor.v1.Heartbeat.sent_at:type_name -> google.protobuf.Timestamp
+	2,  // 21: flyteactors.executor.v1.ExecutorService.Connect:input_type -> flyteactors.executor.v1.ExecutorMessage
+	3,  // 22: flyteactors.executor.v1.ExecutorService.Connect:output_type -> flyteactors.executor.v1.PoolMessage
+	22, // [22:23] is the sub-list for method output_type
+	21, // [21:22] is the sub-list for method input_type
+	21, // [21:21] is the sub-list for extension type_name
+	21, // [21:21] is the sub-list for extension extendee
+	0,  // [0:21] is the sub-list for field type_name
 }
 
 func init() { file_flyteactors_executor_v1_executor_proto_init() }
@@ -1124,6 +1206,7 @@ func file_flyteactors_executor_v1_executor_proto_init() {
 		(*ExecutorMessage_Started)(nil),
 		(*ExecutorMessage_Finished)(nil),
 		(*ExecutorMessage_Heartbeat)(nil),
+		(*ExecutorMessage_Draining)(nil),
 	}
 	file_flyteactors_executor_v1_executor_proto_msgTypes[1].OneofWrappers = []any{
 		(*PoolMessage_Welcome)(nil),
@@ -1137,7 +1220,7 @@ func file_flyteactors_executor_v1_executor_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_flyteactors_executor_v1_executor_proto_rawDesc), len(file_flyteactors_executor_v1_executor_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   12,
+			NumMessages:   13,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

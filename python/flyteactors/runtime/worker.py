@@ -25,12 +25,39 @@ ENV_TASK_VERSION = "FLYTE_INTERNAL_TASK_VERSION"
 @dataclass
 class Failure:
     """Why a task's command did not complete: executor-proto's Failure, but for ``oom``, which only the
-    bridge can see. ``kind`` is ``"user"`` or ``"system"``; ``code`` is one of :mod:`flyteactors.contract`."""
+    bridge can see. ``kind`` is ``"user"`` or ``"system"``; ``code`` is one of :mod:`flyteactors.contract`;
+    ``exit_code`` is the status the task's process would have exited with in a pod of its own, when the
+    failure is that it exited (Flyte classifies it as it classifies a pod's)."""
 
     kind: str
     code: str
     message: str
     retryable: bool
+    exit_code: int = 0
+
+    def __post_init__(self):
+        self.message = truncate_message(self.message)
+
+
+def truncate_message(message: str) -> str:
+    """Cuts a message to contract.MAX_FAILURE_MESSAGE_BYTES, keeping a quarter from its beginning and the
+    rest from its end, as go/contract's TruncateMessage does."""
+    raw = message.encode("utf-8", errors="replace")
+    if len(raw) <= contract.MAX_FAILURE_MESSAGE_BYTES:
+        return message
+    marker = b"\n... (truncated) ...\n"
+    keep = contract.MAX_FAILURE_MESSAGE_BYTES - len(marker)
+    head = keep // 4
+    return (raw[:head] + marker + raw[len(raw) - (keep - head) :]).decode("utf-8", errors="ignore")
+
+
+def exit_status(code: Any) -> int:
+    """The status a process exits with for ``sys.exit(code)``, as CPython computes it."""
+    if code is None:
+        return 0
+    if isinstance(code, int):
+        return code & 0xFF
+    return 1
 
 
 def finished_event(task_id: str, failure: Optional[Failure]) -> Dict[str, Any]:
@@ -160,13 +187,17 @@ def run_task(process: WarmProcess, command: List[str], env: Dict[str, str]) -> O
         _run_command(process, command)
         return None
     except SystemExit as e:
-        if e.code in (None, 0):
+        status = exit_status(e.code)
+        if status == 0:
             return None
+        # In a pod of its own the task's process would have exited with this status: the bridge passes
+        # it on, and the plugin classifies it exactly as Flyte classifies such a pod.
         return Failure(
-            kind="system",
+            kind="user",
             code=contract.CODE_ENTRYPOINT_EXITED,
             retryable=True,
             message=f"{command[0]} exited with {e.code!r}",
+            exit_code=status,
         )
     except Exception as e:  # noqa: BLE001 - whatever escapes flytekit's own handling is the platform's
         return Failure(

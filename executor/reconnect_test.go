@@ -1,0 +1,155 @@
+package executor
+
+import (
+	"context"
+	"net"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"google.golang.org/grpc"
+	"google.golang.org/protobuf/types/known/durationpb"
+
+	executorv1 "github.com/flyteactors/flyteactors/go/executor/v1"
+)
+
+// sessionRecorder is an executor service that ends the first session right after its Welcome and
+// records what every later session receives.
+type sessionRecorder struct {
+	executorv1.UnimplementedExecutorServiceServer
+	mu       sync.Mutex
+	sessions int
+	got      []*executorv1.ExecutorMessage
+}
+
+func (s *sessionRecorder) Connect(stream executorv1.ExecutorService_ConnectServer) error {
+	hello, err := stream.Recv()
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	s.sessions++
+	first := s.sessions == 1
+	if !first {
+		s.got = append(s.got, hello)
+	}
+	s.mu.Unlock()
+	if err := stream.Send(&executorv1.PoolMessage{Message: &executorv1.PoolMessage_Welcome{Welcome: &executorv1.Welcome{
+		ProtocolVersion: executorv1.ProtocolVersion_PROTOCOL_VERSION_1, HeartbeatInterval: durationpb.New(time.Hour)}}}); err != nil {
+		return err
+	}
+	if first {
+		return nil
+	}
+	for {
+		msg, err := stream.Recv()
+		if err != nil {
+			return err
+		}
+		s.mu.Lock()
+		s.got = append(s.got, msg)
+		s.mu.Unlock()
+	}
+}
+
+// reported says whether the later sessions heard of task id's result, in a Hello or on its own.
+func (s *sessionRecorder) reported(id string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, m := range s.got {
+		for _, r := range m.GetHello().GetHeldResults() {
+			if r.GetTaskId() == id {
+				return true
+			}
+		}
+		if m.GetFinished().GetTaskId() == id {
+			return true
+		}
+	}
+	return false
+}
+
+// TestResultFinishedWhileReconnectingReachesThePool (issue 7, item 1): a task that finishes while the
+// executor opens a new session (after the Hello's snapshot was taken) is reported on that session.
+func TestResultFinishedWhileReconnectingReachesThePool(t *testing.T) {
+	recorder := &sessionRecorder{}
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	srv := grpc.NewServer()
+	executorv1.RegisterExecutorServiceServer(srv, recorder)
+	go func() { _ = srv.Serve(lis) }()
+	t.Cleanup(srv.Stop)
+
+	x, err := New(Config{PoolAddress: lis.Addr().String(), EnvironmentID: "env", PodName: "pod", Token: "t", Slots: 1,
+		RuntimeCommand: []string{"python3", "testdata/fake_runtime.py"}, Stdout: &discard{}, Stderr: &discard{},
+		ReconnectDelay: 10 * time.Millisecond})
+	require.NoError(t, err)
+	opened := 0
+	x.afterSnapshot = func() {
+		opened++
+		if opened == 2 {
+			// The task ends between the snapshot and the Hello on the wire: its report must wait for
+			// the Hello, then go on this session.
+			go x.finish("t1", time.Now(), nil, nil)
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- x.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		<-done
+	})
+	assert.Eventually(t, func() bool { return recorder.reported("t1") }, 10*time.Second, 10*time.Millisecond)
+}
+
+// TestSameTaskAssignedAgainRunsOnce (issue 7, item 6): an assignment of an ID the executor runs, or
+// holds a result for, is ignored, whatever the timing.
+func TestSameTaskAssignedAgainRunsOnce(t *testing.T) {
+	out := &syncBuffer{}
+	x, err := New(Config{PoolAddress: "unused:1", EnvironmentID: "env", PodName: "pod", Token: "t", Slots: 2,
+		RuntimeCommand: []string{"python3", "testdata/fake_runtime.py"}, Stdout: out, Stderr: out})
+	require.NoError(t, err)
+	require.NoError(t, x.warm(context.Background()))
+	t.Cleanup(x.stop)
+
+	ctx := context.Background()
+	for range 50 {
+		x.start(ctx, &executorv1.Assignment{TaskId: "same", Command: []string{"ok"}})
+	}
+	require.Eventually(t, func() bool {
+		x.mu.Lock()
+		defer x.mu.Unlock()
+		return x.held["same"] != nil
+	}, 10*time.Second, 10*time.Millisecond)
+	x.start(ctx, &executorv1.Assignment{TaskId: "same", Command: []string{"ok"}})
+	x.wg.Wait()
+	assert.Equal(t, 1, strings.Count(out.String(), "ran same in "), "one run, however often it was assigned")
+}
+
+type discard struct{}
+
+func (discard) Write(p []byte) (int, error) { return len(p), nil }
+
+// syncBuffer collects output safely across goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  []byte
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.b = append(s.b, p...)
+	return len(p), nil
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return string(s.b)
+}

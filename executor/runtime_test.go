@@ -1,0 +1,116 @@
+package executor
+
+import (
+	"context"
+	"regexp"
+	"strconv"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/flyteactors/flyteactors/go/contract"
+	executorv1 "github.com/flyteactors/flyteactors/go/executor/v1"
+)
+
+func newTestRuntime(t *testing.T, out *syncBuffer, oomKills func() (int64, bool)) *Runtime {
+	r := NewRuntime(RuntimeOptions{Command: []string{"python3", "testdata/fake_runtime.py"},
+		Stdout: out, Stderr: out, OOMKills: oomKills})
+	require.NoError(t, r.Start(context.Background()))
+	t.Cleanup(r.Close)
+	return r
+}
+
+func runTask(r *Runtime, id string, command ...string) *executorv1.Failure {
+	return r.Run(context.Background(), id, command, nil, func() {})
+}
+
+// TestCancelStopsOnlyItsTask (issue 7, item 5): a cancel names its task. A late cancel of a task that
+// ended never kills the next one; a cancel that lands before the task reached the runtime still stops
+// it; a cancelled task's runtime is replaced for the next task.
+func TestCancelStopsOnlyItsTask(t *testing.T) {
+	out := &syncBuffer{}
+	r := newTestRuntime(t, out, nil)
+
+	done := make(chan *executorv1.Failure, 1)
+	go func() { done <- runTask(r, "b", "sleep", "0.5") }()
+	time.Sleep(200 * time.Millisecond)
+	r.Cancel("a") // a ended long ago
+	assert.Nil(t, <-done, "b ran to its end")
+
+	r.Cancel("c") // before c reached the runtime
+	f := runTask(r, "c", "ok")
+	require.NotNil(t, f)
+	assert.Equal(t, contract.CodeCancelled, f.GetCode())
+	assert.NotContains(t, out.String(), "ran c", "the cancelled task never ran")
+
+	go func() { done <- runTask(r, "d", "sleep", "30") }()
+	time.Sleep(300 * time.Millisecond)
+	start := time.Now()
+	r.Cancel("d")
+	f = <-done
+	require.NotNil(t, f)
+	assert.Equal(t, contract.CodeCancelled, f.GetCode())
+	assert.Less(t, time.Since(start), 5*time.Second)
+	assert.Nil(t, runTask(r, "e", "ok"), "a fresh runtime runs the next task")
+}
+
+// TestIdleRuntimeThatDiedIsRestartedNotBlamed (issue 7, item 5).
+func TestIdleRuntimeThatDiedIsRestartedNotBlamed(t *testing.T) {
+	r := newTestRuntime(t, &syncBuffer{}, nil)
+	pid := r.PID()
+	require.NoError(t, syscall.Kill(pid, syscall.SIGKILL))
+	require.Eventually(t, func() bool { return syscall.Kill(pid, 0) != nil }, 5*time.Second, 10*time.Millisecond)
+	assert.Nil(t, runTask(r, "innocent", "ok"), "the next task runs in a new runtime")
+	assert.NotEqual(t, pid, r.PID())
+}
+
+// TestCancelStopsWhatTheTaskStarted (issue 7, item 11): the runtime's process group goes, children too.
+func TestCancelStopsWhatTheTaskStarted(t *testing.T) {
+	out := &syncBuffer{}
+	r := newTestRuntime(t, out, nil)
+	done := make(chan *executorv1.Failure, 1)
+	go func() { done <- runTask(r, "spawner", "spawn") }()
+	childLine := regexp.MustCompile(`child (\d+)`)
+	require.Eventually(t, func() bool { return childLine.MatchString(out.String()) }, 10*time.Second, 10*time.Millisecond)
+	child, err := strconv.Atoi(childLine.FindStringSubmatch(out.String())[1])
+	require.NoError(t, err)
+	r.Cancel("spawner")
+	<-done
+	require.Eventually(t, func() bool { return syscall.Kill(child, 0) != nil }, 5*time.Second, 10*time.Millisecond,
+		"the task's child process was stopped with it")
+}
+
+// TestExitStatusesArePassedOn (issue 7, item 7): a task that exits, and a runtime that dies, carry
+// the status a pod would have exited with; an OOM kill is told by the container's OOM counter.
+func TestExitStatusesArePassedOn(t *testing.T) {
+	// Once armed, each read of the counter is one higher: the kernel killed something in between.
+	var armed atomic.Bool
+	var kills atomic.Int64
+	r := newTestRuntime(t, &syncBuffer{}, func() (int64, bool) {
+		if armed.Load() {
+			return kills.Add(1), true
+		}
+		return kills.Load(), true
+	})
+
+	f := runTask(r, "exits", "exit", "3")
+	require.NotNil(t, f)
+	assert.Equal(t, contract.CodeEntrypointExited, f.GetCode())
+	assert.Equal(t, int32(3), f.GetExitCode())
+
+	f = runTask(r, "crashes", "crash", "7")
+	require.NotNil(t, f)
+	assert.Equal(t, contract.CodeRuntimeExited, f.GetCode())
+	assert.Equal(t, int32(7), f.GetExitCode())
+	assert.True(t, f.GetRetryable())
+	assert.False(t, f.GetOom())
+
+	armed.Store(true)
+	f = runTask(r, "killed", "crash", "9")
+	require.NotNil(t, f)
+	assert.True(t, f.GetOom(), "the OOM counter rose while the task ran")
+}
