@@ -22,7 +22,9 @@ grep -v -E '^(flytekit|flyteidl)==' "$root/python/requirements.lock" >"$work/con
 "${pip[@]}" -c "$work/constraints.txt" flytekit==1.16.31 kubernetes==36.0.3
 "$work/venv/bin/pip" freeze >"$work/installed.txt"
 "${pip[@]}" -c "$work/installed.txt" union==0.1.204
-"${pip[@]}" --no-deps "$root/python"
+# From a copy: building the package in place would leave a build/ folder in the repository.
+cp -r "$root/python" "$work/flyteactors"
+"${pip[@]}" --no-deps "$work/flyteactors"
 
 serialize() { # serialize <sdk> <import line>
   local sdk=$1 import=$2

@@ -334,14 +334,17 @@ def test_scratch_folders_of_dead_runtimes_are_removed(tmp_path, monkeypatch):
     monkeypatch.setattr(tempfile, "tempdir", tempfile.tempdir)
     flytekit_folder = tmp_path / "flyte-abc"
     flytekit_folder.mkdir()
-    dead = tmp_path / "flyteactors-999999999"
+    dead = tmp_path / "flyteactors-runtime-999999999"
     dead.mkdir()
     (dead / "flytekit-folder").write_text(str(flytekit_folder))
-    alive = tmp_path / f"flyteactors-{os.getppid()}"
+    alive = tmp_path / f"flyteactors-runtime-{os.getppid()}"
     alive.mkdir()
+    another_programs = tmp_path / "flyteactors-demo-123.log"
+    another_programs.write_text("not a runtime's")
     s = scratch.Scratch.create(str(tmp_path))
     assert not dead.exists() and not flytekit_folder.exists()
     assert alive.exists(), "a running runtime's folder stays"
+    assert another_programs.exists()
     assert tempfile.gettempdir() == s.root == os.environ["TMPDIR"]
     s.remove()
     assert not os.path.exists(s.root)

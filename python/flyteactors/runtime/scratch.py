@@ -3,7 +3,7 @@
 flytekit was written for one task per process: every task makes a temporary folder (``flyte*``, with the
 task's downloaded inputs) and a work folder in its sandbox, and nobody removes them, since the pod goes. In a
 warm process they would fill the pod's ephemeral storage. Each runtime therefore gets a scratch folder of its
-own (``<tmp>/flyteactors-<pid>``, the process's temporary folder): the new ``flyte*`` entries there and the
+own (``<tmp>/flyteactors-runtime-<pid>``, the process's temporary folder): the new ``flyte*`` entries there and the
 new entries of flytekit's sandbox are removed after every task. Other files a task writes (its own temporary
 files included) stay, like the rest of what it leaves behind. Bundles are extracted under ``code/`` there, so
 that two runtimes of one pod never extract into the same folder. A runtime that was killed leaves its scratch
@@ -17,7 +17,7 @@ import shutil
 import tempfile
 from typing import List, Optional, Set
 
-_PREFIX = "flyteactors-"
+_PREFIX = "flyteactors-runtime-"
 # Written in the scratch folder: flytekit's own temporary folder (made when flytekit is imported, which is
 # before the runtime can choose where), to be removed with the scratch folder.
 _FLYTEKIT_FOLDER_NOTE = "flytekit-folder"
