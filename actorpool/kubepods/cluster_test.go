@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -12,7 +13,9 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/validation"
+	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/kubernetes/fake"
+	k8stesting "k8s.io/client-go/testing"
 
 	"github.com/flyteactors/flyteactors/actorpool"
 	"github.com/flyteactors/flyteactors/go/contract"
@@ -236,34 +239,52 @@ func TestWatchReportsExecutorPodsOnly(t *testing.T) {
 	t.Cleanup(cluster.Close)
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	states := make(chan actorpool.ExecutorPodState, 10)
-	go func() { _ = cluster.WatchExecutorPods(ctx, func(s actorpool.ExecutorPodState) { states <- s }) }()
-
+	// A pod of someone else's, there before the watch starts (the fake clientset's watch does not
+	// filter by label; its list does, like the API server).
 	_, err := client.CoreV1().Pods("ns").Create(ctx, &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "someone-else", Namespace: "ns"}}, metav1.CreateOptions{})
 	require.NoError(t, err)
+	states := make(chan actorpool.ExecutorPodState, 10)
+	// The fake clientset drops what happens between an informer's list and its watch: start acting
+	// once the watch is there.
+	watching := make(chan struct{})
+	var once sync.Once
+	client.PrependWatchReactor("pods", func(k8stesting.Action) (bool, watch.Interface, error) {
+		once.Do(func() { close(watching) })
+		return false, nil, nil
+	})
+	go func() { _ = cluster.WatchExecutorPods(ctx, func(s actorpool.ExecutorPodState) { states <- s }) }()
+	<-watching
+	time.Sleep(100 * time.Millisecond)
+	next := func(want func(actorpool.ExecutorPodState) bool) actorpool.ExecutorPodState {
+		t.Helper()
+		for {
+			select {
+			case s := <-states:
+				if want(s) {
+					return s
+				}
+			case <-time.After(5 * time.Second):
+				t.Fatal("the watch said nothing more")
+			}
+		}
+	}
+
 	_, err = cluster.EnsureEnvironment(ctx, spec(1))
 	require.NoError(t, err)
-	pod := pods(t, client)[0]
-	if pod.Name == "someone-else" {
-		pod = pods(t, client)[1]
-	}
+	seen := next(func(actorpool.ExecutorPodState) bool { return true })
+	assert.NotEqual(t, "someone-else", seen.Pod, "only executor pods are watched")
+	pod, err := client.CoreV1().Pods("ns").Get(ctx, seen.Pod, metav1.GetOptions{})
+	require.NoError(t, err)
+
 	pod.Status.Phase = corev1.PodPending
 	pod.Status.ContainerStatuses = []corev1.ContainerStatus{{Name: "actor", State: corev1.ContainerState{
 		Waiting: &corev1.ContainerStateWaiting{Reason: "ImagePullBackOff", Message: "no such image"}}}}
-	_, err = client.CoreV1().Pods("ns").UpdateStatus(ctx, &pod, metav1.UpdateOptions{})
+	_, err = client.CoreV1().Pods("ns").UpdateStatus(ctx, pod, metav1.UpdateOptions{})
 	require.NoError(t, err)
-	require.NoError(t, client.CoreV1().Pods("ns").Delete(ctx, pod.Name, metav1.DeleteOptions{}))
+	problem := next(func(s actorpool.ExecutorPodState) bool { return s.Problem != "" })
+	assert.Contains(t, problem.Problem, "ImagePullBackOff: no such image")
 
-	var seen []actorpool.ExecutorPodState
-	for len(seen) < 3 {
-		select {
-		case s := <-states:
-			assert.Equal(t, pod.Name, s.Pod, "only executor pods are watched")
-			seen = append(seen, s)
-		case <-time.After(5 * time.Second):
-			t.Fatalf("saw only %v", seen)
-		}
-	}
-	assert.Contains(t, seen[1].Problem, "ImagePullBackOff: no such image")
-	assert.True(t, seen[2].Ended)
+	require.NoError(t, client.CoreV1().Pods("ns").Delete(ctx, pod.Name, metav1.DeleteOptions{}))
+	ended := next(func(s actorpool.ExecutorPodState) bool { return s.Ended })
+	assert.Equal(t, pod.Name, ended.Pod)
 }

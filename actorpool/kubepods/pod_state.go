@@ -47,8 +47,8 @@ func endedProblem(pod *corev1.Pod) (problem string, oom, permanent bool) {
 	}
 	for _, c := range slices.Concat(pod.Status.InitContainerStatuses, pod.Status.ContainerStatuses) {
 		t := c.State.Terminated
-		if t == nil {
-			continue
+		if t == nil || (t.ExitCode == 0 && !strings.Contains(t.Reason, flytek8s.OOMKilled)) {
+			continue // an init container that did its job says nothing about why the pod ended
 		}
 		oom = oom || strings.Contains(t.Reason, flytek8s.OOMKilled)
 		part := fmt.Sprintf("container %s exited with code %d (%s)", c.Name, t.ExitCode, t.Reason)

@@ -47,7 +47,8 @@ const (
 //   - GetExecutionData: the execution's full inputs and outputs;
 //   - TerminateExecution: record the cause and delete the FlyteWorkflow, which propeller aborts; an
 //     execution that already ended is a FailedPrecondition carrying AlreadyInTerminalState;
-//   - GetLaunchPlan: the registered launch plan with its expected inputs and outputs.
+//   - GetLaunchPlan: the registered launch plan with its expected inputs and outputs;
+//   - CreateTaskEvent (and node and workflow events): recorded, as flyteadmin does for the UI (TaskEvents).
 //
 // Every other method returns Unimplemented. Executions are remembered for the stack's lifetime, as
 // flyteadmin's database would.
@@ -60,6 +61,7 @@ type Admin struct {
 
 	mu         sync.Mutex // guards executions
 	executions map[string]*executionRecord
+	events     eventLog
 }
 
 // executionRecord is what the harness's flyteadmin keeps of an execution.

@@ -7,35 +7,44 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strings"
 	"sync"
 	"syscall"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/cache"
-	"k8s.io/client-go/util/retry"
 	"k8s.io/utils/ptr"
 )
 
 // primaryContainerAnnotation is where Flyte's pod plugin names a pod's primary container.
 const primaryContainerAnnotation = "primary_container_name"
 
-// Kubelet plays the kubelet for every pod in the API server, since no real one runs: it runs each
-// pod's primary container command as a local process, in the "image" the harness describes (a base
-// environment and working directory), restarts it as the pod's restart policy says, and writes the
-// pod's status back. Deleting a pod kills its process group.
+// NodeName is the one node the local kubelet plays; it binds every pod it runs to it, so that the API
+// server deletes them gracefully, as on a real node.
+const NodeName = "local-kubelet"
+
+// Kubelet plays the scheduler and the kubelet of one node for every pod in the API server, since no
+// real ones run. It schedules a pod if its requests fit the node's capacity (else the pod stays
+// Unschedulable), binds it, pulls its images (Images), resolves its environment (a missing Secret or
+// ConfigMap is CreateContainerConfigError until it appears), runs its init containers in order and then
+// its primary container, each as a local process group, restarts them as the restart policy says, and
+// writes the pod's status back. Volumes are emptyDirs: folders on this machine, whose mount paths the
+// containers' commands, arguments and variables are rewritten to. A pod being deleted gets SIGTERM, then
+// SIGKILL after its grace period, and is then removed.
 type Kubelet struct {
-	t      T
-	client kubernetes.Interface
-	image  Image
+	t        T
+	client   kubernetes.Interface
+	images   Images
+	capacity corev1.ResourceList
+	// dir holds the pods' volumes.
+	dir string
 
 	mu    sync.Mutex // guards procs, started and logs
 	procs map[types.UID]*podProcess
@@ -46,25 +55,23 @@ type Kubelet struct {
 	wg   sync.WaitGroup
 }
 
-// Image is what a pod's process runs in: the local stand-in for a container image.
-type Image struct {
-	// Env is the process environment before the container's own variables (PATH, PYTHONPATH, ...).
-	Env []string
-	// Dir is the process's working directory.
-	Dir string
-}
-
+// podProcess is the kubelet's record of one pod it runs. The Kubelet's mutex guards it.
 type podProcess struct {
 	// key is the pod's namespace/name.
-	key     string
-	cmd     *exec.Cmd
-	deleted bool
-	exited  chan struct{}
+	key string
+	// cmd is the container process running now, if any.
+	cmd *containerProcess
+	// stopping is set once the pod is being deleted: nothing more is started, and the running process
+	// gets SIGTERM; deleted once the pod is gone: the process gets SIGKILL.
+	stopping bool
+	deleted  bool
+	exited   chan struct{}
 }
 
-// startKubelet starts playing the kubelet until ctx is done.
-func startKubelet(ctx context.Context, t T, client kubernetes.Interface, image Image) (*Kubelet, error) {
-	k := &Kubelet{t: t, client: client, image: image, procs: map[types.UID]*podProcess{}, logs: map[string][]string{}}
+// startKubelet starts playing the node until ctx is done.
+func startKubelet(ctx context.Context, t T, client kubernetes.Interface, images Images, dir string) (*Kubelet, error) {
+	k := &Kubelet{t: t, client: client, images: images, dir: dir, procs: map[types.UID]*podProcess{}, logs: map[string][]string{},
+		capacity: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("64"), corev1.ResourceMemory: resource.MustParse("256Gi")}}
 	factory := informers.NewSharedInformerFactory(client, 0)
 	informer := factory.Core().V1().Pods().Informer()
 	_, err := informer.AddEventHandler(cache.ResourceEventHandlerFuncs{
@@ -103,6 +110,19 @@ func (k *Kubelet) Logs(pod string) []string {
 	return append([]string(nil), k.logs[pod]...)
 }
 
+// Crash kills the processes of pod namespace/name (its container) as a crashing container dies, without
+// deleting the pod: the pod's restart policy then decides whether its container starts again.
+func (k *Kubelet) Crash(pod string) error {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	for _, p := range k.procs {
+		if p.key == pod && !p.deleted && p.cmd != nil {
+			return p.cmd.signal(syscall.SIGKILL)
+		}
+	}
+	return fmt.Errorf("no running container for pod %s", pod)
+}
+
 // stop kills every process and waits for them.
 func (k *Kubelet) stop() {
 	k.mu.Lock()
@@ -115,7 +135,7 @@ func (k *Kubelet) stop() {
 
 func (k *Kubelet) observe(ctx context.Context, pod *corev1.Pod) {
 	if pod.DeletionTimestamp != nil {
-		k.kill(pod.UID)
+		k.terminate(ctx, pod)
 		return
 	}
 	if pod.Status.Phase == corev1.PodSucceeded || pod.Status.Phase == corev1.PodFailed {
@@ -128,12 +148,54 @@ func (k *Kubelet) observe(ctx context.Context, pod *corev1.Pod) {
 	}
 	proc := &podProcess{key: pod.Namespace + "/" + pod.Name, exited: make(chan struct{})}
 	k.procs[pod.UID] = proc
-	k.started = append(k.started, pod.Namespace+"/"+pod.Name)
 	k.wg.Add(1)
 	k.mu.Unlock()
 	go func() {
 		defer k.wg.Done()
-		k.run(ctx, pod.DeepCopy(), proc)
+		defer close(proc.exited)
+		k.runPod(ctx, pod.DeepCopy(), proc)
+	}()
+}
+
+// terminate stops a pod being deleted as a kubelet does: SIGTERM to its running container, SIGKILL
+// after the grace period, then the pod is removed from the API server.
+func (k *Kubelet) terminate(ctx context.Context, pod *corev1.Pod) {
+	k.mu.Lock()
+	p := k.procs[pod.UID]
+	if p == nil {
+		p = &podProcess{key: pod.Namespace + "/" + pod.Name, exited: make(chan struct{})}
+		close(p.exited)
+		k.procs[pod.UID] = p
+	}
+	if p.stopping {
+		k.mu.Unlock()
+		return
+	}
+	p.stopping = true
+	if p.cmd != nil {
+		_ = p.cmd.signal(syscall.SIGTERM)
+	}
+	k.wg.Add(1)
+	k.mu.Unlock()
+	grace := time.Duration(corev1.DefaultTerminationGracePeriodSeconds) * time.Second
+	if g := pod.DeletionGracePeriodSeconds; g != nil {
+		grace = time.Duration(*g) * time.Second
+	}
+	go func() {
+		defer k.wg.Done()
+		select {
+		case <-p.exited:
+		case <-time.After(grace):
+			k.kill(pod.UID)
+			<-p.exited
+		case <-ctx.Done():
+			return
+		}
+		err := k.client.CoreV1().Pods(pod.Namespace).Delete(ctx, pod.Name, metav1.DeleteOptions{
+			GracePeriodSeconds: ptr.To[int64](0), Preconditions: &metav1.Preconditions{UID: &pod.UID}})
+		if err != nil && !apierrors.IsNotFound(err) && !apierrors.IsConflict(err) && ctx.Err() == nil {
+			k.t.Logf("[pod %s] kubelet: cannot remove the terminated pod: %v", p.key, err)
+		}
 	}()
 }
 
@@ -148,116 +210,18 @@ func (k *Kubelet) killLocked(uid types.UID) {
 	if !ok || p.deleted {
 		return
 	}
-	p.deleted = true
-	if p.cmd != nil && p.cmd.Process != nil {
+	p.deleted, p.stopping = true, true
+	if p.cmd != nil {
 		// The whole group: an executor's Python runtimes die with it, as in a container.
-		_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
+		_ = p.cmd.signal(syscall.SIGKILL)
 	}
 }
 
-// run runs the pod's primary container and records the outcome in the pod's status. A container that
-// exits is started again when the pod's restart policy says so (Always; OnFailure after a failure), as a
-// kubelet restarts it in place; otherwise the pod ends.
-func (k *Kubelet) run(ctx context.Context, pod *corev1.Pod, proc *podProcess) {
-	defer close(proc.exited)
-	container := primaryContainer(pod)
-	if container == nil {
-		k.finish(ctx, pod, nil, time.Now(), 1, "no containers")
-		return
-	}
-	argv := append(append([]string{}, container.Command...), container.Args...)
-	if len(argv) == 0 {
-		k.finish(ctx, pod, container, time.Now(), 1, "container has no command: a local kubelet cannot know an image's entrypoint")
-		return
-	}
-	env, err := k.containerEnv(ctx, pod, container)
-	if err != nil {
-		k.finish(ctx, pod, container, time.Now(), 1, err.Error())
-		return
-	}
-	path, err := lookPath(argv[0], env)
-	if err != nil {
-		k.finish(ctx, pod, container, time.Now(), 127, err.Error())
-		return
-	}
-	for restarts := int32(0); ; restarts++ {
-		started, code, ok := k.runOnce(ctx, pod, container, proc, path, argv[1:], env, restarts)
-		if !ok {
-			return
-		}
-		if !restartsAfter(pod.Spec.RestartPolicy, code) || ctx.Err() != nil {
-			k.finish(ctx, pod, container, started, code, "")
-			return
-		}
-		k.t.Logf("[pod %s/%s] kubelet: container exited with %d, restarting it (policy %s)", pod.Namespace, pod.Name, code, pod.Spec.RestartPolicy)
-		k.setRestarted(ctx, pod, container, started, code, restarts+1)
-	}
-}
-
-// restartsAfter tells whether a container that exited with code is started again under policy.
-func restartsAfter(policy corev1.RestartPolicy, code int32) bool {
-	return policy == corev1.RestartPolicyAlways || (policy == corev1.RestartPolicyOnFailure && code != 0)
-}
-
-// runOnce runs the container's process once and returns when it started and its exit code; ok is false
-// when the pod was deleted or the process could not start (the outcome is then recorded).
-func (k *Kubelet) runOnce(ctx context.Context, pod *corev1.Pod, container *corev1.Container, proc *podProcess,
-	path string, args, env []string, restartCount int32) (started time.Time, code int32, ok bool) {
-	cmd := exec.Command(path, args...)
-	cmd.Env = env
-	cmd.Dir = k.image.Dir
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	key := pod.Namespace + "/" + pod.Name
-	stdout, stderr := k.logWriter(key), k.logWriter(key)
-	cmd.Stdout, cmd.Stderr = stdout, stderr
-
-	k.mu.Lock()
-	if proc.deleted {
-		k.mu.Unlock()
-		return time.Time{}, 0, false
-	}
-	proc.cmd = cmd
-	err := cmd.Start()
-	k.mu.Unlock()
-	if err != nil {
-		k.finish(ctx, pod, container, time.Now(), 126, err.Error())
-		return time.Time{}, 0, false
-	}
-	started = time.Now()
-	k.setRunning(ctx, pod, container, started, restartCount)
-	waitErr := cmd.Wait()
-	_ = stdout.Close()
-	_ = stderr.Close()
-	k.mu.Lock()
-	deleted := proc.deleted
-	k.mu.Unlock()
-	if deleted {
-		return started, 0, false
-	}
-	var exitErr *exec.ExitError
-	switch {
-	case errors.As(waitErr, &exitErr):
-		code = int32(exitErr.ExitCode())
-		if ws, ok := exitErr.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
-			code = 128 + int32(ws.Signal())
-		}
-	case waitErr != nil:
-		code = 1
-	}
-	return started, code, true
-}
-
-// Crash kills the processes of pod namespace/name (its container) as a crashing container dies, without
-// deleting the pod: the pod's restart policy then decides whether its container starts again.
-func (k *Kubelet) Crash(pod string) error {
+// gone reports whether the pod is being deleted: nothing more may start.
+func (k *Kubelet) gone(p *podProcess) bool {
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	for _, p := range k.procs {
-		if p.key == pod && !p.deleted && p.cmd != nil && p.cmd.Process != nil {
-			return syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
-		}
-	}
-	return fmt.Errorf("no running container for pod %s", pod)
+	return p.stopping
 }
 
 // logWriter returns a writer that keeps each line as a log line of pod and sends it to the test log.
@@ -279,184 +243,43 @@ func (k *Kubelet) logWriter(pod string) io.WriteCloser {
 	return w
 }
 
-func (k *Kubelet) setRunning(ctx context.Context, pod *corev1.Pod, c *corev1.Container, started time.Time, restartCount int32) {
-	k.updateStatus(ctx, pod, func(s *corev1.PodStatus) {
-		s.Phase = corev1.PodRunning
-		s.PodIP, s.HostIP = "127.0.0.1", "127.0.0.1"
-		s.StartTime = &metav1.Time{Time: started}
-		s.Conditions = []corev1.PodCondition{
-			{Type: corev1.PodScheduled, Status: corev1.ConditionTrue, LastTransitionTime: metav1.Now()},
-			{Type: corev1.PodReady, Status: corev1.ConditionTrue, LastTransitionTime: metav1.Now()},
-		}
-		var last corev1.ContainerState
-		if len(s.ContainerStatuses) == 1 {
-			last = s.ContainerStatuses[0].LastTerminationState
-		}
-		s.ContainerStatuses = []corev1.ContainerStatus{{
-			Name: c.Name, Image: c.Image, Ready: true, Started: ptr.To(true), RestartCount: restartCount,
-			State:                corev1.ContainerState{Running: &corev1.ContainerStateRunning{StartedAt: metav1.Time{Time: started}}},
-			LastTerminationState: last,
-		}}
-	})
+// logTail returns the last lines of pod's log after line from, as a termination message under
+// FallbackToLogsOnError: at most 80 lines and 2048 bytes, as the kubelet takes them.
+func (k *Kubelet) logTail(pod string, from int) string {
+	k.mu.Lock()
+	lines := append([]string(nil), k.logs[pod][min(from, len(k.logs[pod])):]...)
+	k.mu.Unlock()
+	if len(lines) > 80 {
+		lines = lines[len(lines)-80:]
+	}
+	tail := ""
+	for _, l := range lines {
+		tail += l + "\n"
+	}
+	if len(tail) > 2048 {
+		tail = tail[len(tail)-2048:]
+	}
+	return tail
 }
 
-// setRestarted records that the container exited with code and is being started again.
-func (k *Kubelet) setRestarted(ctx context.Context, pod *corev1.Pod, c *corev1.Container, started time.Time, code, restartCount int32) {
-	k.updateStatus(ctx, pod, func(s *corev1.PodStatus) {
-		reason := "Completed"
-		if code != 0 {
-			reason = "Error"
-		}
-		s.ContainerStatuses = []corev1.ContainerStatus{{
-			Name: c.Name, Image: c.Image, RestartCount: restartCount,
-			State: corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: "ContainerCreating"}},
-			LastTerminationState: corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{
-				ExitCode: code, Reason: reason, StartedAt: metav1.Time{Time: started}, FinishedAt: metav1.Now(),
-			}},
-		}}
-	})
+func (k *Kubelet) logLen(pod string) int {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return len(k.logs[pod])
 }
 
-func (k *Kubelet) finish(ctx context.Context, pod *corev1.Pod, c *corev1.Container, started time.Time, code int32, message string) {
-	if message != "" {
-		k.t.Logf("[pod %s/%s] kubelet: %s", pod.Namespace, pod.Name, message)
+// volumesOf makes the pod's emptyDir volumes and returns their folders by name.
+func (k *Kubelet) volumesOf(pod *corev1.Pod) (map[string]string, error) {
+	dirs := map[string]string{}
+	for _, v := range pod.Spec.Volumes {
+		if v.EmptyDir == nil {
+			continue
+		}
+		dir := filepath.Join(k.dir, "pods", string(pod.UID), v.Name)
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return nil, err
+		}
+		dirs[v.Name] = dir
 	}
-	k.updateStatus(ctx, pod, func(s *corev1.PodStatus) {
-		s.Phase = corev1.PodSucceeded
-		reason := "Completed"
-		if code != 0 {
-			s.Phase, reason = corev1.PodFailed, "Error"
-		}
-		s.Message = message
-		s.Conditions = []corev1.PodCondition{
-			{Type: corev1.PodScheduled, Status: corev1.ConditionTrue, LastTransitionTime: metav1.Now()},
-			{Type: corev1.PodReady, Status: corev1.ConditionFalse, Reason: "PodCompleted", LastTransitionTime: metav1.Now()},
-		}
-		if c != nil {
-			s.ContainerStatuses = []corev1.ContainerStatus{{
-				Name: c.Name, Image: c.Image,
-				State: corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{
-					ExitCode: code, Reason: reason, Message: message,
-					StartedAt: metav1.Time{Time: started}, FinishedAt: metav1.Now(),
-				}},
-			}}
-		}
-	})
-}
-
-func (k *Kubelet) updateStatus(ctx context.Context, pod *corev1.Pod, mutate func(*corev1.PodStatus)) {
-	pods := k.client.CoreV1().Pods(pod.Namespace)
-	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
-		current, err := pods.Get(ctx, pod.Name, metav1.GetOptions{})
-		if err != nil {
-			return err
-		}
-		if current.UID != pod.UID {
-			return nil
-		}
-		mutate(&current.Status)
-		_, err = pods.UpdateStatus(ctx, current, metav1.UpdateOptions{})
-		return err
-	})
-	if err != nil && !apierrors.IsNotFound(err) && ctx.Err() == nil {
-		k.t.Logf("[pod %s/%s] kubelet: cannot update status: %v", pod.Namespace, pod.Name, err)
-	}
-}
-
-// containerEnv resolves the container's environment as a kubelet would, on top of the image's.
-func (k *Kubelet) containerEnv(ctx context.Context, pod *corev1.Pod, c *corev1.Container) ([]string, error) {
-	env := append([]string{}, k.image.Env...)
-	for _, v := range c.Env {
-		value := v.Value
-		if src := v.ValueFrom; src != nil {
-			var err error
-			if value, err = k.resolve(ctx, pod, src); err != nil {
-				return nil, fmt.Errorf("env %s: %w", v.Name, err)
-			}
-		}
-		env = append(env, v.Name+"="+expand(value, env))
-	}
-	return env, nil
-}
-
-func (k *Kubelet) resolve(ctx context.Context, pod *corev1.Pod, src *corev1.EnvVarSource) (string, error) {
-	switch {
-	case src.FieldRef != nil:
-		switch src.FieldRef.FieldPath {
-		case "metadata.name":
-			return pod.Name, nil
-		case "metadata.namespace":
-			return pod.Namespace, nil
-		case "metadata.uid":
-			return string(pod.UID), nil
-		case "status.podIP", "status.hostIP":
-			return "127.0.0.1", nil
-		case "spec.serviceAccountName":
-			return pod.Spec.ServiceAccountName, nil
-		}
-		return "", fmt.Errorf("field %s is not supported by the local kubelet", src.FieldRef.FieldPath)
-	case src.SecretKeyRef != nil:
-		s, err := k.client.CoreV1().Secrets(pod.Namespace).Get(ctx, src.SecretKeyRef.Name, metav1.GetOptions{})
-		if err != nil {
-			return "", err
-		}
-		v, ok := s.Data[src.SecretKeyRef.Key]
-		if !ok {
-			return "", fmt.Errorf("secret %s has no key %s", src.SecretKeyRef.Name, src.SecretKeyRef.Key)
-		}
-		return string(v), nil
-	case src.ConfigMapKeyRef != nil:
-		cm, err := k.client.CoreV1().ConfigMaps(pod.Namespace).Get(ctx, src.ConfigMapKeyRef.Name, metav1.GetOptions{})
-		if err != nil {
-			return "", err
-		}
-		return cm.Data[src.ConfigMapKeyRef.Key], nil
-	}
-	return "", errors.New("value source not supported by the local kubelet")
-}
-
-func primaryContainer(pod *corev1.Pod) *corev1.Container {
-	if name := pod.Annotations[primaryContainerAnnotation]; name != "" {
-		for i := range pod.Spec.Containers {
-			if pod.Spec.Containers[i].Name == name {
-				return &pod.Spec.Containers[i]
-			}
-		}
-	}
-	if len(pod.Spec.Containers) == 0 {
-		return nil
-	}
-	return &pod.Spec.Containers[0]
-}
-
-// lookPath finds name on the PATH of env, as the container's runtime would.
-func lookPath(name string, env []string) (string, error) {
-	if strings.Contains(name, "/") {
-		return name, nil
-	}
-	path := ""
-	for _, kv := range env {
-		if strings.HasPrefix(kv, "PATH=") {
-			path = strings.TrimPrefix(kv, "PATH=")
-		}
-	}
-	for _, dir := range filepath.SplitList(path) {
-		candidate := filepath.Join(dir, name)
-		if info, err := os.Stat(candidate); err == nil && !info.IsDir() && info.Mode()&0o111 != 0 {
-			return candidate, nil
-		}
-	}
-	return "", fmt.Errorf("executable %q not found on the image's PATH %q", name, path)
-}
-
-// expand replaces $(VAR) references with earlier values, as Kubernetes does.
-func expand(value string, env []string) string {
-	if !strings.Contains(value, "$(") {
-		return value
-	}
-	for i := len(env) - 1; i >= 0; i-- {
-		name, v, _ := strings.Cut(env[i], "=")
-		value = strings.ReplaceAll(value, "$("+name+")", v)
-	}
-	return value
+	return dirs, nil
 }

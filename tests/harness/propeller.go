@@ -124,7 +124,7 @@ propeller:
   workflowStore:
     policy: ResourceVersionCache
 event:
-  type: log
+  type: admin
 catalog-cache:
   type: noop
 admin:
@@ -147,9 +147,9 @@ plugins:
   actor:
     listen-address: 127.0.0.1:{{.PoolPort}}
     advertise-address: 127.0.0.1:{{.PoolPort}}
-    executor-command:
-      - {{.ExecutorBinary}}
+    executor-image: {{.ExecutorImage}}
     heartbeat-interval: 2s
+    start-timeout: {{.StartTimeout}}
     tls:
       secret-namespace: {{.Namespace}}
 storage:
@@ -166,15 +166,16 @@ logger:
 `))
 
 type propellerSettings struct {
-	Namespace      string
-	KubeConfig     string
-	ProfPort       int
-	PoolPort       int
-	AdminAddress   string
-	StorageRoot    string
-	Bucket         string
-	ExecutorBinary string
-	LogLevel       int
+	Namespace     string
+	KubeConfig    string
+	ProfPort      int
+	PoolPort      int
+	AdminAddress  string
+	StorageRoot   string
+	Bucket        string
+	ExecutorImage string
+	StartTimeout  time.Duration
+	LogLevel      int
 }
 
 // propeller is a running FlytePropeller subprocess.

@@ -168,27 +168,37 @@ func launchPlanClosure(spec *admin.LaunchPlanSpec, iface *idlcore.TypedInterface
 	}, nil
 }
 
-// registry is everything registered on the stack, as flyteadmin's database would hold it. A later
-// registration of the same name replaces the earlier one (the harness serializes one code base).
+// registry is everything registered on the stack, as flyteadmin's database would hold it: by
+// identifier, so that several versions of one name live side by side.
 type registry struct {
-	mu  sync.Mutex // guards reg
-	reg *Registration
+	mu          sync.Mutex // guards the maps
+	tasks       map[string]*idlcore.TaskTemplate
+	workflows   map[string]*admin.WorkflowSpec
+	launchPlans map[string]*admin.LaunchPlan
 }
 
-func newRegistry() *registry { return &registry{reg: newRegistration()} }
+func newRegistry() *registry {
+	return &registry{tasks: map[string]*idlcore.TaskTemplate{}, workflows: map[string]*admin.WorkflowSpec{},
+		launchPlans: map[string]*admin.LaunchPlan{}}
+}
 
-// add registers everything in reg.
+// entityKey is an identifier as a registry key: project, domain, name and version.
+func entityKey(id *idlcore.Identifier) string {
+	return strings.Join([]string{id.GetProject(), id.GetDomain(), id.GetName(), id.GetVersion()}, "\x00")
+}
+
+// add registers everything in reg; registering an identifier again replaces what it named.
 func (r *registry) add(reg *Registration) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	for k, v := range reg.Tasks {
-		r.reg.Tasks[k] = v
+	for _, v := range reg.Tasks {
+		r.tasks[entityKey(v.GetId())] = v
 	}
-	for k, v := range reg.Workflows {
-		r.reg.Workflows[k] = v
+	for _, v := range reg.Workflows {
+		r.workflows[entityKey(v.GetTemplate().GetId())] = v
 	}
-	for k, v := range reg.LaunchPlans {
-		r.reg.LaunchPlans[k] = v
+	for _, v := range reg.LaunchPlans {
+		r.launchPlans[entityKey(v.GetId())] = v
 	}
 }
 
@@ -200,8 +210,8 @@ func (r *registry) launchPlan(id *idlcore.Identifier) (*admin.LaunchPlan, error)
 }
 
 func (r *registry) launchPlanLocked(id *idlcore.Identifier) (*admin.LaunchPlan, error) {
-	lp, ok := r.reg.LaunchPlans[id.GetName()]
-	if !ok || !sameEntity(lp.GetId(), id) {
+	lp, ok := r.launchPlans[entityKey(id)]
+	if !ok {
 		return nil, status.Errorf(codes.NotFound, "missing entity of type LAUNCH_PLAN with identifier %v", id)
 	}
 	return lp, nil
@@ -213,8 +223,8 @@ func (r *registry) compile(lp *admin.LaunchPlan) (*idlcore.CompiledWorkflowClosu
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	wfID := lp.GetSpec().GetWorkflowId()
-	wf, ok := r.reg.Workflows[wfID.GetName()]
-	if !ok || !sameEntity(wf.GetTemplate().GetId(), wfID) {
+	wf, ok := r.workflows[entityKey(wfID)]
+	if !ok {
 		return nil, status.Errorf(codes.NotFound, "missing entity of type WORKFLOW with identifier %v", wfID)
 	}
 	reqs, err := compiler.GetRequirements(wf.GetTemplate(), wf.GetSubWorkflows())
@@ -224,8 +234,8 @@ func (r *registry) compile(lp *admin.LaunchPlan) (*idlcore.CompiledWorkflowClosu
 	// The compiler wants a list, even an empty one (a workflow of launch plans only).
 	tasks := []*idlcore.CompiledTask{}
 	for _, id := range reqs.GetRequiredTaskIds() {
-		task, ok := r.reg.Tasks[id.GetName()]
-		if !ok || !sameEntity(task.GetId(), id) {
+		task, ok := r.tasks[entityKey(id)]
+		if !ok {
 			return nil, status.Errorf(codes.NotFound, "missing entity of type TASK with identifier %v", id)
 		}
 		compiled, err := compiler.CompileTask(task)
@@ -247,10 +257,4 @@ func (r *registry) compile(lp *admin.LaunchPlan) (*idlcore.CompiledWorkflowClosu
 		return nil, status.Errorf(codes.InvalidArgument, "compile workflow %s: %v", wfID.GetName(), err)
 	}
 	return closure, nil
-}
-
-// sameEntity tells whether two identifiers name the same project, domain, name and version.
-func sameEntity(a, b *idlcore.Identifier) bool {
-	return a.GetProject() == b.GetProject() && a.GetDomain() == b.GetDomain() && a.GetName() == b.GetName() &&
-		a.GetVersion() == b.GetVersion()
 }

@@ -38,6 +38,9 @@ type Options struct {
 	PropellerLogLevel int
 	// BuildProgress, if set, receives progress reports while the stack's binaries build.
 	BuildProgress io.Writer
+	// StartTimeout is plugins.actor.start-timeout: how long a task waits for an executor of its
+	// environment to run. Default 2 minutes.
+	StartTimeout time.Duration
 }
 
 // Stack is a running stack. Everything it started stops when the test (or demo) cleans up, in the
@@ -83,6 +86,9 @@ func Start(t T, workflowSrc string, opts Options) *Stack {
 func start(t T, workflowSrc string, opts Options) (*Stack, error) {
 	if opts.PropellerLogLevel == 0 {
 		opts.PropellerLogLevel = 4
+	}
+	if opts.StartTimeout == 0 {
+		opts.StartTimeout = 2 * time.Minute
 	}
 	root, err := RepoRoot()
 	if err != nil {
@@ -148,18 +154,11 @@ func start(t T, workflowSrc string, opts Options) (*Stack, error) {
 		return nil, fmt.Errorf("open blob store: %w", err)
 	}
 
-	image := Image{
-		Env: []string{
-			"PATH=" + filepath.Join(root, ".venv", "bin") + string(os.PathListSeparator) + filepath.Join(root, "bin") +
-				string(os.PathListSeparator) + os.Getenv("PATH"),
-			"PYTHONPATH=" + workflowSrc,
-			"HOME=" + s.dir,
-			"PYTHONUNBUFFERED=1",
-			"LANG=C.UTF-8",
-		},
-		Dir: s.StorageRoot,
+	images, err := s.images(root, workflowSrc)
+	if err != nil {
+		return nil, err
 	}
-	kubelet, err := startKubelet(ctx, t, s.Kube, image)
+	kubelet, err := startKubelet(ctx, t, s.Kube, images, s.dir)
 	if err != nil {
 		return nil, err
 	}
@@ -184,7 +183,7 @@ func start(t T, workflowSrc string, opts Options) (*Stack, error) {
 	p, err := startPropeller(ctx, root, s.dir, kubeCfg, propellerSettings{
 		Namespace: s.Namespace, ProfPort: profPort, PoolPort: poolPort, AdminAddress: adminAddress,
 		StorageRoot: s.StorageRoot, Bucket: Bucket,
-		ExecutorBinary: filepath.Join(root, "bin", "actor-executor"), LogLevel: opts.PropellerLogLevel,
+		ExecutorImage: ExecutorImage, StartTimeout: opts.StartTimeout, LogLevel: opts.PropellerLogLevel,
 	})
 	if err != nil {
 		return nil, err

@@ -21,8 +21,22 @@ import (
 
 // Serialize runs real flytekit (`pyflyte serialize workflows`) over packages under srcDir with the
 // given image, reads what it wrote and registers it on the stack's flyteadmin, as `pyflyte register`
-// would.
+// would, as version v1.
 func (s *Stack) Serialize(ctx context.Context, srcDir, image string, packages ...string) (*Registration, error) {
+	reg, err := s.SerializeVersion(ctx, srcDir, image, s.version, packages...)
+	if err != nil {
+		return nil, err
+	}
+	s.Register(reg)
+	return reg, nil
+}
+
+// Register registers reg on the stack's flyteadmin, beside what is registered under other versions.
+func (s *Stack) Register(reg *Registration) { s.registry.add(reg) }
+
+// SerializeVersion is Serialize with identifiers of the given version, and registers nothing: the
+// caller may change the registration (as a fast registration does) and then Register it.
+func (s *Stack) SerializeVersion(ctx context.Context, srcDir, image, version string, packages ...string) (*Registration, error) {
 	out, err := os.MkdirTemp(s.dir, "serialized-")
 	if err != nil {
 		return nil, err
@@ -38,12 +52,7 @@ func (s *Stack) Serialize(ctx context.Context, srcDir, image string, packages ..
 	if output, err := cmd.CombinedOutput(); err != nil {
 		return nil, fmt.Errorf("pyflyte serialize: %v\n%s", err, output)
 	}
-	reg, err := readSerialized(out, s.project, s.domain, s.version)
-	if err != nil {
-		return nil, err
-	}
-	s.registry.add(reg)
-	return reg, nil
+	return readSerialized(out, s.project, s.domain, version)
 }
 
 // Execution is one execution on the stack: launched by the harness, or by propeller for a child

@@ -14,7 +14,6 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	"google.golang.org/protobuf/reflect/protoreflect"
 
 	idlcore "github.com/flyteorg/flyte/flyteidl/gen/pb-go/flyteidl/core"
 
@@ -122,7 +121,7 @@ func registerBundle(t *testing.T, stack *harness.Stack, version string) *harness
 	t.Helper()
 	src, err := filepath.Abs(filepath.Join("testdata", "bundles", version))
 	require.NoError(t, err)
-	reg, err := stack.Serialize(context.Background(), src, "localhost/flytekit:local", "stateversions")
+	reg, err := stack.SerializeVersion(context.Background(), src, "localhost/flytekit:local", version, "stateversions")
 	require.NoError(t, err)
 	key := "fast/stateversions-" + version + ".tar.gz"
 	require.NoError(t, writeArchive(src, filepath.Join(stack.StorageRoot, harness.Bucket, key)))
@@ -132,14 +131,8 @@ func registerBundle(t *testing.T, stack *harness.Stack, version string) *harness
 		require.NotNil(t, container, "task %s", task.GetId().GetName())
 		container.Args = append([]string{"pyflyte-fast-execute", "--additional-distribution", distribution,
 			"--dest-dir", ".", "--"}, container.Args...)
-		setVersion(task, version)
 	}
-	for _, wf := range reg.Workflows {
-		setVersion(wf, version)
-	}
-	for _, lp := range reg.LaunchPlans {
-		setVersion(lp, version)
-	}
+	stack.Register(reg)
 	return reg
 }
 
@@ -180,34 +173,6 @@ func writeArchive(src, dest string) error {
 		}
 	}
 	return err
-}
-
-// setVersion sets the version of every flyteidl Identifier in m, as registering it under version would.
-func setVersion(m interface{ ProtoReflect() protoreflect.Message }, version string) {
-	var walk func(protoreflect.Message)
-	walk = func(msg protoreflect.Message) {
-		if id, ok := msg.Interface().(*idlcore.Identifier); ok {
-			id.Version = version
-			return
-		}
-		msg.Range(func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
-			switch {
-			case fd.IsList() && fd.Message() != nil:
-				for i := 0; i < v.List().Len(); i++ {
-					walk(v.List().Get(i).Message())
-				}
-			case fd.IsMap() && fd.MapValue().Message() != nil:
-				v.Map().Range(func(_ protoreflect.MapKey, mv protoreflect.Value) bool {
-					walk(mv.Message())
-					return true
-				})
-			case !fd.IsList() && !fd.IsMap() && fd.Message() != nil:
-				walk(v.Message())
-			}
-			return true
-		})
-	}
-	walk(m.ProtoReflect())
 }
 
 // seenVariables decodes the JSON object of variables a state/attempt_variables.py task returns.
