@@ -91,9 +91,6 @@ func waitingReasons(stack *harness.Stack, exec *harness.Execution) []string {
 			for _, r := range e.GetReasons() {
 				reasons = append(reasons, r.GetReason())
 			}
-			if e.GetReason() != "" {
-				reasons = append(reasons, e.GetReason())
-			}
 		}
 	}
 	return reasons
