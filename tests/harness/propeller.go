@@ -90,6 +90,7 @@ catalog-cache:
 admin:
   endpoint: dns:///127.0.0.1:1
   insecure: true
+{{- if not .ProductConfig}}
 tasks:
   task-plugins:
     enabled-plugins:
@@ -112,6 +113,7 @@ plugins:
     heartbeat-interval: 2s
     tls:
       secret-namespace: {{.Namespace}}
+{{- end}}
 storage:
   type: stow
   stow:
@@ -134,6 +136,9 @@ type propellerSettings struct {
 	Bucket         string
 	ExecutorBinary string
 	LogLevel       int
+	// ProductConfig, if set, is propeller configuration loaded after the harness's own (see
+	// Options.PropellerConfig); the harness then leaves the task plugins and plugins.actor to it.
+	ProductConfig string
 }
 
 // propeller is a running FlytePropeller subprocess.
@@ -165,6 +170,11 @@ func startPropeller(ctx context.Context, root, dir string, kube *rest.Config, s 
 	logFile, err := os.Create(logPath)
 	if err != nil {
 		return nil, err
+	}
+	if s.ProductConfig != "" {
+		if configPath, err = writeProductConfig(dir, configPath, s.ProductConfig); err != nil {
+			return nil, err
+		}
 	}
 	cmd := exec.Command(filepath.Join(root, "bin", "flytepropeller"), "--config", configPath)
 	cmd.Stdout, cmd.Stderr = logFile, logFile

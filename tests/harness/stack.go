@@ -31,6 +31,11 @@ import (
 type Options struct {
 	// PropellerLogLevel is propeller's logger level (0 panic .. 5 debug). Default 4 (info).
 	PropellerLogLevel int
+	// PropellerConfig, if set, is FlytePropeller configuration (YAML) of the product under test, e.g. the
+	// flyte-actors chart's; propeller loads it after the harness's own file, as a cluster loads the
+	// chart's file after flyte-core's. The harness's file then sets no task plugins and no plugins.actor:
+	// those come from PropellerConfig alone, which must also carry the stack's executor port and command.
+	PropellerConfig string
 }
 
 // Stack is a running stack. Everything it started stops when the test (or demo) cleans up, in the
@@ -166,6 +171,7 @@ func start(t T, workflowSrc string, opts Options) (*Stack, error) {
 	p, err := startPropeller(ctx, root, s.dir, kubeCfg, propellerSettings{
 		Namespace: s.Namespace, ProfPort: profPort, PoolPort: poolPort, StorageRoot: s.StorageRoot, Bucket: Bucket,
 		ExecutorBinary: filepath.Join(root, "bin", "actor-executor"), LogLevel: opts.PropellerLogLevel,
+		ProductConfig: opts.PropellerConfig,
 	})
 	if err != nil {
 		return nil, err
