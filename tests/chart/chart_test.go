@@ -306,7 +306,7 @@ func TestChartDefaultsArePluginDefaults(t *testing.T) {
 	for key, value := range written {
 		flag := flags.Lookup(key)
 		if flag == nil {
-			t.Errorf("the chart writes plugins.actor.%s, which the plugin does not have (propeller would refuse to start)", key)
+			t.Errorf("the chart writes plugins.actor.%s, which the plugin does not have (propeller loads its configuration leniently and would ignore it)", key)
 			continue
 		}
 		if ownValue[key] {
