@@ -59,6 +59,9 @@ lint: venv
 	$(STATICCHECK) $(GO_PACKAGES)
 	cd tests && go vet ./...
 	cd tests && $(STATICCHECK) ./...
+	# The harness's addition to propeller builds only with this tag (tests/harness/propellerpatch).
+	cd tests && go vet -tags harness_propeller ./harness/propellerpatch/
+	cd tests && $(STATICCHECK) -tags harness_propeller ./harness/propellerpatch/
 	cd executor-proto && $(BUF) lint
 	$(VENV)/bin/ruff check python tests/workflows
 	$(VENV)/bin/ruff format --check python tests/workflows
@@ -83,7 +86,7 @@ test-python: venv
 	$(VENV)/bin/python -m pytest -q python/tests
 
 test-integration: venv
-	cd tests && go test -count=1 -timeout $(INTEGRATION_TIMEOUT) -v ./integration/...
+	cd tests && go test -count=1 -timeout $(INTEGRATION_TIMEOUT) -v ./...
 
 ## chart-test: the Helm chart (charts/flyte-actors): Helm's lint as `helm lint --strict` runs it, rendering
 ## with default and full values, the values schema, and the rendered objects and RBAC on a real
@@ -99,8 +102,12 @@ bench:
 	  for (i = 3; i < NF; i += 2) printf "BENCH %s %s %s\n", name, $$i, $$(i+1) }'
 
 ## demo: the main job — the seed's workflows through the real stack on this machine, with timings.
+## A first build on a machine compiles a kube-apiserver, etcd and propeller: 10-15 minutes, reported
+## every 20 seconds.
 demo: venv
-	cd tests && go run ./cmd/demo
+	cd tests && go run ./cmd/buildprogress -what "the demo (kube-apiserver, etcd, FlytePropeller's libraries)" \
+	  -- -o ../bin/demo ./cmd/demo
+	cd tests && ../bin/demo
 
 clean:
 	rm -rf bin

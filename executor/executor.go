@@ -107,7 +107,8 @@ type Executor struct {
 	held    map[string]*executorv1.TaskFinished
 	session *session
 	// draining, once set, is when the stopping executor's last tasks must have ended; it takes no new
-	// ones. closing is set once it has closed its last session.
+	// ones. closing is set once it has nothing more to report: every session from then on ends as soon
+	// as the pool has read it (its Hello carries whatever result an earlier session may have lost).
 	draining time.Time
 	closing  bool
 	// wg counts the tasks that have a slot; Add is only called with mu held and draining unset, so
@@ -211,16 +212,16 @@ func (x *Executor) Run(ctx context.Context) error {
 	return nil
 }
 
-// closeSession ends the current session from the executor's side, for good.
+// closeSession ends the current session from the executor's side, for good: it closes its sending
+// side, and the pool, which handles messages in order, reads everything sent before and ends it. If no
+// session is open, the next one is closed right after its Hello.
 func (x *Executor) closeSession() {
 	x.mu.Lock()
 	x.closing = true
 	s := x.session
 	x.mu.Unlock()
 	if s != nil {
-		s.mu.Lock()
-		_ = s.stream.CloseSend()
-		s.mu.Unlock()
+		s.closeSend()
 	}
 }
 
@@ -245,11 +246,8 @@ func (x *Executor) transportCredentials() (credentials.TransportCredentials, err
 // executor for good.
 func (x *Executor) connect(ctx context.Context, client executorv1.ExecutorServiceClient) error {
 	for {
-		err := x.serve(ctx, client)
-		x.mu.Lock()
-		closing := x.closing
-		x.mu.Unlock()
-		if ctx.Err() != nil || closing {
+		closed, err := x.serve(ctx, client)
+		if ctx.Err() != nil || closed {
 			return nil
 		}
 		switch status.Code(err) {
@@ -336,8 +334,25 @@ func (x *Executor) stop() {
 
 // session is one live stream to the pool. send may be called from any goroutine.
 type session struct {
-	mu     sync.Mutex // serialises Send
+	mu     sync.Mutex // serialises Send and guards closed
 	stream executorv1.ExecutorService_ConnectClient
+	// closed is true once the executor closed its sending side: the session's end is its last.
+	closed bool
+}
+
+// closeSend closes the session's sending side.
+func (s *session) closeSend() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.closed = true
+	_ = s.stream.CloseSend()
+}
+
+// isClosed reports whether closeSend was called.
+func (s *session) isClosed() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.closed
 }
 
 func (s *session) send(m *executorv1.ExecutorMessage) error {
@@ -346,26 +361,28 @@ func (s *session) send(m *executorv1.ExecutorMessage) error {
 	return s.stream.Send(m)
 }
 
-// serve runs one session until it fails or ctx is done.
-func (x *Executor) serve(ctx context.Context, client executorv1.ExecutorServiceClient) error {
+// serve runs one session until it ends or ctx is done. closed is true when the executor itself ended
+// it (closeSession): then it was the last.
+func (x *Executor) serve(ctx context.Context, client executorv1.ExecutorServiceClient) (closed bool, err error) {
 	sctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	stream, err := client.Connect(sctx)
 	if err != nil {
-		return err
+		return false, err
 	}
 	s := &session{stream: stream}
 	defer x.clearSession(s)
+	defer func() { closed = s.isClosed() }()
 	if err := x.open(s); err != nil {
-		return err
+		return false, err
 	}
 	first, err := stream.Recv()
 	if err != nil {
-		return err
+		return false, err
 	}
 	welcome := first.GetWelcome()
 	if welcome == nil {
-		return fmt.Errorf("the pool's first message was not a welcome: %v", first)
+		return false, fmt.Errorf("the pool's first message was not a welcome: %v", first)
 	}
 	for _, id := range welcome.GetCancelTaskIds() {
 		x.cancel(id)
@@ -379,7 +396,7 @@ func (x *Executor) serve(ctx context.Context, client executorv1.ExecutorServiceC
 	for {
 		msg, err := stream.Recv()
 		if err != nil {
-			return err
+			return false, err
 		}
 		switch m := msg.GetMessage().(type) {
 		case *executorv1.PoolMessage_Assignment:
@@ -411,10 +428,17 @@ func (x *Executor) open(s *session) error {
 		return err
 	}
 	x.mu.Lock()
-	draining := x.draining
+	draining, closing := x.draining, x.closing
 	x.mu.Unlock()
 	if !draining.IsZero() {
-		return s.stream.Send(drainingMessage(draining)) // a new session of a stopping executor
+		if err := s.stream.Send(drainingMessage(draining)); err != nil { // a new session of a stopping executor
+			return err
+		}
+	}
+	if closing {
+		// The Hello carried every result held: the pool reads it, then the end.
+		s.closed = true
+		return s.stream.CloseSend()
 	}
 	return nil
 }

@@ -42,7 +42,7 @@ func newFixtureTLS(t *testing.T, slots int, serverTLS *tls.Config) *fixture {
 	pool := actorpool.New(ctx, pooltest.NewCluster(), func(types.NamespacedName) {}, actorpool.Options{})
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
-	svc := executorsvc.New(pool, executorsvc.Options{HeartbeatInterval: 200 * time.Millisecond, TLS: serverTLS})
+	svc := executorsvc.New(pool, executorsvc.Options{HeartbeatInterval: time.Second, TLS: serverTLS})
 	served := make(chan struct{})
 	go func() {
 		defer close(served)
@@ -61,6 +61,11 @@ func newFixtureTLS(t *testing.T, slots int, serverTLS *tls.Config) *fixture {
 		pool.Wait()
 	}
 	t.Cleanup(f.stop)
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("the executor and its runtimes said:\n%s", f.out.String())
+		}
+	})
 	return f
 }
 
@@ -84,9 +89,9 @@ func (f *fixture) waitTerminal(t *testing.T, id string) actorpool.TaskStatus {
 	t.Helper()
 	var s actorpool.TaskStatus
 	require.Eventually(t, func() bool {
-		var ok bool
-		s, ok = f.pool.Status(id)
-		return ok && s.Phase().IsTerminal()
+		var known bool
+		s, known = f.pool.Status(id)
+		return known && s.Phase().IsTerminal()
 	}, 20*time.Second, 10*time.Millisecond, "task %s did not end", id)
 	return s
 }

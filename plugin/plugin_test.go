@@ -45,7 +45,7 @@ func actorTemplate(t *testing.T, spec map[string]any) *idlcore.TaskTemplate {
 			Args: []string{"pyflyte-execute", "--inputs", "{{.input}}", "--output-prefix", "{{.outputPrefix}}",
 				"--raw-output-data-prefix", "{{.rawOutputDataPrefix}}", "--resolver",
 				"flytekit.core.python_auto_container.default_task_resolver", "--", "task-module", "wf", "task-name", "plus_one"},
-			Env: []*idlcore.KeyValuePair{{Key: "MY_ENV", Value: "from-the-environment"}},
+			Env: []*idlcore.KeyValuePair{{Key: "MY_ENV", Value: "from-the-environment"}, {Key: "_F_SS_C", Value: "settings"}},
 		}},
 		SecurityContext: &idlcore.SecurityContext{Secrets: []*idlcore.Secret{{Group: "db", Key: "password"}}},
 	}
@@ -147,6 +147,7 @@ func TestHandleRunsAttemptThroughThePool(t *testing.T) {
 	}
 	assert.Equal(t, "exec", env["FLYTE_INTERNAL_EXECUTION_ID"], "the attempt gets the env its pod would have had")
 	assert.Equal(t, "from-the-environment", env["MY_ENV"])
+	assert.Equal(t, "settings", env["_F_SS_C"], "flytekit's serialization settings go with the task")
 
 	spec := h.cluster.Specs()[0]
 	assert.Equal(t, 2, spec.Replicas)
@@ -166,6 +167,7 @@ func TestHandleRunsAttemptThroughThePool(t *testing.T) {
 	for _, v := range c.Env {
 		assert.False(t, strings.HasPrefix(v.Name, "FLYTE_INTERNAL_"), "per-attempt variable %s left in the executor pod", v.Name)
 		assert.NotEqual(t, "FLYTE_ATTEMPT_NUMBER", v.Name)
+		assert.NotEqual(t, "_F_SS_C", v.Name, "a dynamic task's settings would give it an environment of its own")
 	}
 	assert.Contains(t, c.Env, corev1.EnvVar{Name: "MY_ENV", Value: "from-the-environment"})
 	assert.Equal(t, "true", pod.Labels["inject-flyte-secrets"], "secrets are requested from Flyte's webhook")

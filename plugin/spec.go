@@ -5,17 +5,34 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/types/known/structpb"
 	corev1 "k8s.io/api/core/v1"
+	apivalidation "k8s.io/apimachinery/pkg/api/validation"
+	metavalidation "k8s.io/apimachinery/pkg/apis/meta/v1/validation"
+	"k8s.io/apimachinery/pkg/util/validation"
+	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	idlcore "github.com/flyteorg/flyte/flyteidl/gen/pb-go/flyteidl/core"
 )
 
 // environmentType is ExecutionEnv.type of actor environments.
 const environmentType = "actor"
+
+// maxEnvironmentNameLength bounds an environment's name: Union's SDK asks for a DNS subdomain, which is at
+// most this long. (Kubernetes objects do not carry the name as it is: kubepods maps it to valid names.)
+const maxEnvironmentNameLength = validation.DNS1123SubdomainMaxLength
+
+// defaultPrimaryContainerName names the primary container of an environment's pod template when
+// spec.primary_container_name is not given: flytekit's default for a PodTemplate.
+const defaultPrimaryContainerName = "primary"
+
+// flytePrimaryTemplateName is the name Flyte gives the primary container's template in a PodTemplate
+// (flytek8s.MergeBasePodSpecOntoTemplate); "default" is the template of every container.
+const flytePrimaryTemplateName = "primary"
 
 // actorEnvironment is an actor task's ExecutionEnv, decoded and validated.
 type actorEnvironment struct {
@@ -54,6 +71,9 @@ func parseEnvironment(custom *structpb.Struct) (actorEnvironment, error) {
 	switch {
 	case env.GetName() == "":
 		return actorEnvironment{}, fmt.Errorf("execution env name: must not be empty")
+	case len(env.GetName()) > maxEnvironmentNameLength:
+		return actorEnvironment{}, fmt.Errorf("execution env name: must be at most %d characters, got %d",
+			maxEnvironmentNameLength, len(env.GetName()))
 	case env.GetType() != environmentType:
 		return actorEnvironment{}, fmt.Errorf("execution env type: must be %q, got %q", environmentType, env.GetType())
 	case env.GetExtant() != nil:
@@ -91,7 +111,47 @@ func parseSpec(fields map[string]any) (actorSpec, error) {
 		return actorSpec{}, fmt.Errorf("execution env spec.min_replica_count: %d is more than replica_count %d",
 			*spec.MinReplicaCount, spec.ReplicaCount)
 	}
+	if spec.PodTemplateSpec != nil {
+		if spec.PrimaryContainerName == "" {
+			spec.PrimaryContainerName = defaultPrimaryContainerName
+		}
+		if err := validatePodTemplate(spec.PodTemplateSpec, spec.PrimaryContainerName); err != nil {
+			return actorSpec{}, err
+		}
+	}
 	return spec, nil
+}
+
+// validatePodTemplate checks what of an environment's pod template the API server would refuse in every
+// executor pod (names, labels, annotations), so that the task fails with the reason instead of waiting for
+// executors that can never be created, and that the template has its primary container.
+func validatePodTemplate(pts *corev1.PodTemplateSpec, primary string) error {
+	if errs := validation.IsDNS1123Label(primary); len(errs) > 0 {
+		return fmt.Errorf("execution env spec.primary_container_name: %q is not a container name: %s", primary, errs[0])
+	}
+	names := map[string]bool{}
+	for _, c := range slices.Concat(pts.Spec.InitContainers, pts.Spec.Containers) {
+		if errs := validation.IsDNS1123Label(c.Name); len(errs) > 0 {
+			return fmt.Errorf("execution env spec.pod_template_spec: container name %q: %s", c.Name, errs[0])
+		}
+		if names[c.Name] {
+			return fmt.Errorf("execution env spec.pod_template_spec: two containers are named %q", c.Name)
+		}
+		names[c.Name] = true
+	}
+	if !slices.ContainsFunc(pts.Spec.Containers, func(c corev1.Container) bool { return c.Name == primary }) {
+		return fmt.Errorf("execution env spec.pod_template_spec: has no container named %q, the primary container "+
+			"(spec.primary_container_name)", primary)
+	}
+	if primary != flytePrimaryTemplateName && names[flytePrimaryTemplateName] {
+		return fmt.Errorf("execution env spec.pod_template_spec: a container named %q would be taken for the primary "+
+			"container's template, but the primary container is %q (spec.primary_container_name)",
+			flytePrimaryTemplateName, primary)
+	}
+	meta := field.NewPath("execution env spec.pod_template_spec", "metadata")
+	errs := append(metavalidation.ValidateLabels(pts.Labels, meta.Child("labels")),
+		apivalidation.ValidateAnnotations(pts.Annotations, meta.Child("annotations"))...)
+	return errs.ToAggregate()
 }
 
 // specReader reads fields of a spec under either protobuf JSON name, keeping the first error.

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -33,7 +34,9 @@ const executorContainerName = "actor"
 // (execution, task and attempt identity). They go with each task, never into the executor pod.
 var (
 	perAttemptEnvPrefixes = []string{"FLYTE_INTERNAL_"}
-	perAttemptEnvNames    = []string{"FLYTE_ATTEMPT_NUMBER", "FLYTE_EXECUTION_URL"}
+	// _F_SS_C is flytekit's serialization settings, which it gives only the container of a dynamic
+	// task: kept in the pod, it would give a dynamic task an environment apart from the tasks it yields.
+	perAttemptEnvNames = []string{"FLYTE_ATTEMPT_NUMBER", "FLYTE_EXECUTION_URL", "_F_SS_C"}
 )
 
 // badSpecError marks an error in the task's own definition: retrying cannot fix it.
@@ -57,9 +60,10 @@ func newTask(ctx context.Context, tCtx pluginsCore.TaskExecutionContext, cfg *Co
 	if err != nil {
 		return actorpool.Task{}, badSpecError{err}
 	}
-	podSpec, objectMeta, primary, err := flytek8s.ToK8sPodSpec(ctx, tCtx)
+	podSpec, objectMeta, primary, err := buildPod(ctx, tCtx, env.Spec)
 	if err != nil {
-		if stderrors.IsCausedBy(err, pluginerrors.BadTaskSpecification) {
+		var bad badSpecError
+		if errors.As(err, &bad) || stderrors.IsCausedBy(err, pluginerrors.BadTaskSpecification) {
 			return actorpool.Task{}, badSpecError{err}
 		}
 		return actorpool.Task{}, fmt.Errorf("build pod spec: %w", err)
@@ -119,6 +123,70 @@ func newTask(ctx context.Context, tCtx pluginsCore.TaskExecutionContext, cfg *Co
 	}, nil
 }
 
+// buildPod builds the pod Flyte's pod plugin would build for the attempt, in flytek8s.ToK8sPodSpec's steps,
+// with the environment's pod template, if it has one, laid under the task's own pod before Flyte's
+// configuration (resources, platform env, tolerations, the cluster's default PodTemplate) applies.
+func buildPod(ctx context.Context, tCtx pluginsCore.TaskExecutionContext, spec actorSpec) (
+	*corev1.PodSpec, *metav1.ObjectMeta, string, error) {
+	podSpec, objectMeta, primary, err := flytek8s.BuildRawPod(ctx, tCtx)
+	if err != nil {
+		return nil, nil, "", err
+	}
+	if spec.PodTemplateSpec != nil {
+		podSpec, objectMeta, err = applyEnvironmentPodTemplate(spec.PodTemplateSpec, spec.PrimaryContainerName,
+			podSpec, objectMeta, primary)
+		if err != nil {
+			return nil, nil, "", badSpecError{err}
+		}
+	}
+	podSpec, objectMeta, err = flytek8s.ApplyFlytePodConfiguration(ctx, tCtx, podSpec, objectMeta, primary)
+	if err != nil {
+		return nil, nil, "", err
+	}
+	return flytek8s.AddTolerationsForExtendedResources(podSpec), objectMeta, primary, nil
+}
+
+// applyEnvironmentPodTemplate lays an environment's pod template (ExecutionEnv spec.pod_template_spec) under
+// the task's pod the way Flyte lays a PodTemplate under a task's pod (flytek8s.MergeBasePodSpecOntoTemplate):
+// the task's pod-level fields win over the template's, the template's primary container (templatePrimary,
+// spec.primary_container_name) is the base of the task's primary container, a container named "default"
+// the base of every container, and the template's labels and annotations those of the pod. Unlike a
+// PodTemplate resource, whose other containers Flyte drops, the template's other containers (sidecars) are
+// kept, as flytekit keeps them for a task's own pod_template: the environment's template describes its pods.
+func applyEnvironmentPodTemplate(tmpl *corev1.PodTemplateSpec, templatePrimary string, podSpec *corev1.PodSpec,
+	objectMeta *metav1.ObjectMeta, primary string) (*corev1.PodSpec, *metav1.ObjectMeta, error) {
+	base := tmpl.Spec.DeepCopy()
+	for i := range base.Containers {
+		if base.Containers[i].Name == templatePrimary {
+			base.Containers[i].Name = flytePrimaryTemplateName
+		}
+	}
+	merged, err := flytek8s.MergeBasePodSpecOntoTemplate(base, podSpec, primary, "")
+	if err != nil {
+		return nil, nil, fmt.Errorf("execution env spec.pod_template_spec: cannot be applied: %w", err)
+	}
+	merged.Containers = append(merged.Containers, containersMissingFrom(base.Containers, merged.Containers)...)
+	merged.InitContainers = append(merged.InitContainers, containersMissingFrom(base.InitContainers, merged.InitContainers)...)
+	meta := objectMeta.DeepCopy()
+	meta.Labels = utils.UnionMaps(tmpl.Labels, objectMeta.Labels)
+	meta.Annotations = utils.UnionMaps(tmpl.Annotations, objectMeta.Annotations)
+	return merged, meta, nil
+}
+
+// containersMissingFrom returns the template's containers that are not templates of others (Flyte's
+// "primary" and "default") and have no namesake in pod.
+func containersMissingFrom(template, pod []corev1.Container) []corev1.Container {
+	var missing []corev1.Container
+	for _, c := range template {
+		if c.Name == flytePrimaryTemplateName || c.Name == "default" ||
+			slices.ContainsFunc(pod, func(p corev1.Container) bool { return p.Name == c.Name }) {
+			continue
+		}
+		missing = append(missing, *c.DeepCopy())
+	}
+	return missing
+}
+
 // executorPod turns the task's pod into its environment's executor pod: the same pod but for what
 // belongs to one attempt (command, per-attempt environment, attempt-named container) and with the
 // executor as the primary container's command. It returns the pod and its primary container's name.
@@ -135,6 +203,17 @@ func executorPod(meta pluginsCore.TaskExecutionMetadata, tmpl *idlcore.TaskTempl
 		// environment's pods one stable name instead.
 		primaryName = executorContainerName
 	}
+	isPerAttempt := func(v corev1.EnvVar) bool {
+		return perAttempt[v.Name] || slices.Contains(perAttemptEnvNames, v.Name) ||
+			slices.ContainsFunc(perAttemptEnvPrefixes, func(p string) bool { return strings.HasPrefix(v.Name, p) })
+	}
+	// Flyte gives every container (sidecars and init containers too) the attempt's variables: left in,
+	// they would make each attempt's pod, and so its environment, a new one.
+	for _, containers := range [][]corev1.Container{spec.InitContainers, spec.Containers} {
+		for i := range containers {
+			containers[i].Env = slices.DeleteFunc(containers[i].Env, isPerAttempt)
+		}
+	}
 	for i := range spec.Containers {
 		c := &spec.Containers[i]
 		if c.Name != primary {
@@ -143,10 +222,6 @@ func executorPod(meta pluginsCore.TaskExecutionMetadata, tmpl *idlcore.TaskTempl
 		c.Name = primaryName
 		c.Command = slices.Clone(cfg.ExecutorCommand)
 		c.Args = nil
-		c.Env = slices.DeleteFunc(c.Env, func(v corev1.EnvVar) bool {
-			return perAttempt[v.Name] || slices.Contains(perAttemptEnvNames, v.Name) ||
-				slices.ContainsFunc(perAttemptEnvPrefixes, func(p string) bool { return strings.HasPrefix(v.Name, p) })
-		})
 	}
 	if spec.ServiceAccountName == "" {
 		spec.ServiceAccountName = flytek8s.GetServiceAccountNameFromTaskExecutionMetadata(meta)

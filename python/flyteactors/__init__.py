@@ -11,10 +11,13 @@ between tasks, instead of one new pod per task::
     def plus_one(x: int) -> int:
         return x + 1
 
+Results of functions decorated with :func:`actor_cache` stay in the executor process for the next tasks.
+
 The task is serialized as task type ``actor`` with a ``flyteidl.core.ExecutionEnv`` in its custom field; the
 Flyte Actors FlytePropeller plugin routes it to the environment's executors.
 """
 
+from flyteactors.cache import actor_cache
 from flyteactors.environment import ACTOR_TASK_TYPE, ActorEnvironment, ActorTask
 
-__all__ = ["ACTOR_TASK_TYPE", "ActorEnvironment", "ActorTask"]
+__all__ = ["ACTOR_TASK_TYPE", "ActorEnvironment", "ActorTask", "actor_cache"]

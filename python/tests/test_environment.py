@@ -1,12 +1,19 @@
-"""ActorEnvironment: validation, the task it makes, and how that task serializes."""
+"""ActorEnvironment and ActorTask: Union's SDK surface, validation, the task it makes, and how that task
+serializes."""
 
-import pytest
-from flytekit import Resources, Secret
-from flytekit.configuration import Image, ImageConfig, SerializationSettings
-from flytekit.tools.translator import get_serializable
+import datetime
+import re
 from collections import OrderedDict
 
+import pytest
+from flytekit import Cache, Resources, Secret, task, workflow
+from flytekit.configuration import Image, ImageConfig, SerializationSettings
+from flytekit.core.python_function_task import PythonFunctionTask
+from flytekit.models.documentation import Description, Documentation
+from flytekit.tools.translator import get_serializable
+
 from flyteactors import ACTOR_TASK_TYPE, ActorEnvironment, ActorTask
+from flyteactors.environment import MAX_TTL_SECONDS, MIN_TTL_SECONDS
 
 SETTINGS = SerializationSettings(
     project="p",
@@ -40,12 +47,61 @@ def with_retries(x: int) -> int:
     return x
 
 
+@actor.task(
+    cache=True,
+    cache_serialize=True,
+    cache_version="7",
+    timeout=datetime.timedelta(minutes=5),
+    docs=Documentation(short_description="documented"),
+)
+def with_per_task_arguments(x: int) -> int:
+    return x
+
+
+@actor.task(cache=Cache(version="c1"))
+def with_cache_object(x: int) -> int:
+    return x
+
+
+@actor.dynamic
+def fan_out(n: int) -> int:
+    return plus_one(x=n)
+
+
+@actor.task(execution_mode=PythonFunctionTask.ExecutionBehavior.DYNAMIC, node_dependency_hints=[plus_one])
+def fan_out_with_hints(n: int) -> int:
+    return plus_one(x=n)
+
+
+@task(
+    retries=3,
+    requests=Resources(cpu="2"),
+    limits=Resources(mem="1Gi"),
+    environment={"A": "b"},
+    secret_requests=[Secret(group="g", key="k")],
+    interruptible=True,
+    cache=True,
+    cache_version="9",
+    timeout=60,
+    container_image="other:2",
+)
+def ordinary_task(x: int) -> int:
+    return x * 2
+
+
+from_task = ActorTask.from_task(ordinary_task, replica_count=3)
+
+
+@workflow
+def uses_from_task(x: int) -> int:
+    return from_task(x=x)
+
+
 def test_task_is_an_actor_task_with_the_environment_filled_in():
     assert isinstance(plus_one, ActorTask)
     assert plus_one.task_type == ACTOR_TASK_TYPE == "actor"
     assert plus_one(x=1) == 2, "runs locally like any task"
-    spec = serialize(plus_one)
-    template = spec.template
+    template = serialize(plus_one).template
     assert template.type == "actor"
     assert template.container.env == {"KEY": "value"}
     assert [(r.name, r.value) for r in template.container.resources.requests] == [(1, "1"), (3, "300Mi")]
@@ -54,12 +110,22 @@ def test_task_is_an_actor_task_with_the_environment_filled_in():
     assert serialize(with_retries).template.metadata.retries.retries == 2
 
 
-def test_custom_is_the_execution_env_of_the_wire_format():
+def test_custom_is_the_execution_env_union_writes():
     custom = serialize(plus_one).template.custom
-    assert custom["name"] == "my-actor"
-    assert custom["type"] == "actor"
-    assert len(custom["version"]) == 16
-    assert custom["spec"] == {"replica_count": 2, "ttl_seconds": 30, "parallelism": 1, "container_image": "img:1"}
+    assert set(custom) == {"name", "type", "version", "spec"}
+    assert (custom["name"], custom["type"]) == ("my-actor", "actor")
+    assert re.fullmatch("[0-9a-f]{16}", custom["version"])
+    assert custom["spec"] == {
+        "container_image": "img:1",
+        "backlog_length": None,
+        "parallelism": 1,
+        "replica_count": 2,
+        "ttl_seconds": 30,
+    }
+
+
+def test_unset_ttl_is_null_so_the_backend_default_applies():
+    assert ActorEnvironment(name="e").spec()["ttl_seconds"] is None
 
 
 def test_version_is_stable_and_follows_the_definition():
@@ -76,28 +142,52 @@ def test_version_is_stable_and_follows_the_definition():
         ActorEnvironment(name="my-actor", replica_count=3, ttl_seconds=30),
         ActorEnvironment(name="my-actor", replica_count=2, ttl_seconds=30, environment={"KEY": "other"}),
         ActorEnvironment(name="my-actor", replica_count=2, ttl_seconds=30, requests=Resources(cpu="2")),
+        ActorEnvironment(name="my-actor", replica_count=2, ttl_seconds=30, interruptible=False),
         ActorEnvironment(name="other", replica_count=2, ttl_seconds=30),
     ):
         assert changed.version(SETTINGS) != actor.version(SETTINGS)
 
 
-def test_ttl_defaults_to_ninety_seconds():
-    assert ActorEnvironment(name="e").spec()["ttl_seconds"] == 90
+@pytest.mark.parametrize("name", ["a", "my-actor", "my.actor", "a1.b-2.c", "0"])
+def test_names_union_describes_are_accepted(name):
+    assert ActorEnvironment(name=name).name == name
+
+
+NAME_RULE = "ActorEnvironment.name must consist of lower case alphanumeric characters, '-' or '.'"
+
+
+@pytest.mark.parametrize("name", ["", "My-Actor", "my_actor", "-a", "a-", "a..b", ".a", "a.", "a b", "ä", "a\\xb", 3])
+def test_other_names_are_refused_saying_what_a_name_may_hold(name):
+    with pytest.raises(ValueError, match=re.escape(NAME_RULE)) as refused:
+        ActorEnvironment(name=name)
+    assert repr(name) in str(refused.value)
+
+
+@pytest.mark.parametrize("ttl", [MIN_TTL_SECONDS, 30, 900, MAX_TTL_SECONDS, None])
+def test_ttl_bounds_accept(ttl):
+    assert ActorEnvironment(name="e", ttl_seconds=ttl).ttl_seconds == ttl
+
+
+@pytest.mark.parametrize("ttl", [0, -1, MAX_TTL_SECONDS + 1, 1.5, "30", True])
+def test_ttl_bounds_refuse(ttl):
+    message = f"ActorEnvironment.ttl_seconds must be an integer from 1 to 86400 (seconds), got {ttl!r}"
+    with pytest.raises(ValueError, match=re.escape(message)):
+        ActorEnvironment(name="e", ttl_seconds=ttl)
 
 
 @pytest.mark.parametrize(
     "kwargs, message",
     [
-        ({"name": ""}, "ActorEnvironment.name must be a non-empty string"),
-        ({"name": "e", "replica_count": 0}, "ActorEnvironment.replica_count must be an integer >= 1, got 0"),
-        ({"name": "e", "replica_count": True}, "ActorEnvironment.replica_count must be an integer >= 1"),
-        ({"name": "e", "ttl_seconds": -1}, "ActorEnvironment.ttl_seconds must be an integer >= 0, got -1"),
-        ({"name": "e", "environment": {"A": 1}}, "ActorEnvironment.environment must map strings to strings"),
+        ({"replica_count": 0}, "ActorEnvironment.replica_count must be an integer >= 1, got 0"),
+        ({"replica_count": True}, "ActorEnvironment.replica_count must be an integer >= 1, got True"),
+        ({"replica_count": "2"}, "ActorEnvironment.replica_count must be an integer >= 1, got '2'"),
+        ({"environment": {"A": 1}}, "ActorEnvironment.environment must map strings to strings, got 'A': 1"),
+        ({"interruptible": "yes"}, "ActorEnvironment.interruptible must be True, False or None, got 'yes'"),
     ],
 )
 def test_bad_definitions_are_refused_naming_the_field(kwargs, message):
-    with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(")", r"\)")):
-        ActorEnvironment(**kwargs)
+    with pytest.raises(ValueError, match=re.escape(message)):
+        ActorEnvironment(name="e", **kwargs)
 
 
 def test_a_task_cannot_override_what_belongs_to_the_environment():
@@ -105,3 +195,87 @@ def test_a_task_cannot_override_what_belongs_to_the_environment():
 
         @actor.task(requests=Resources(cpu="8"), container_image="other")
         def greedy() -> None: ...
+
+
+def test_interruptible_none_means_not_set():
+    assert ActorEnvironment(name="e").interruptible is None
+    assert serialize(plus_one).template.metadata.to_flyte_idl().HasField("interruptible") is False
+    interruptible = ActorEnvironment(name="e", interruptible=True)
+
+    @interruptible.task
+    def on_spot() -> None: ...
+
+    assert serialize(on_spot).template.metadata.interruptible is True
+
+
+def test_per_task_arguments_pass_through():
+    metadata = serialize(with_per_task_arguments).template.metadata
+    assert (metadata.discoverable, metadata.cache_serializable, metadata.discovery_version) == (True, True, "7")
+    assert metadata.timeout.seconds == 300
+    assert with_per_task_arguments.docs.short_description == "documented"
+    assert serialize(with_cache_object).template.metadata.discovery_version == "c1", "flytekit's Cache works"
+
+
+def test_unknown_per_task_arguments_are_flytekits_error():
+    with pytest.raises(ValueError, match="Unrecognized argument"):
+
+        @actor.task(no_such_argument=1)
+        def typo() -> None: ...
+
+
+def test_dynamic_actor_tasks():
+    @actor._dynamic
+    def union_spelling(n: int) -> int:
+        return plus_one(x=n)
+
+    for dynamic in (fan_out, fan_out_with_hints, union_spelling):
+        assert isinstance(dynamic, ActorTask)
+        assert dynamic.execution_mode == PythonFunctionTask.ExecutionBehavior.DYNAMIC
+    assert fan_out_with_hints.node_dependency_hints == [plus_one]
+    assert serialize(fan_out).template.type == "actor"
+    assert fan_out(n=1) == 2, "runs locally like any dynamic task"
+
+
+def test_task_resolver_passes_through():
+    from flytekit.core.python_auto_container import DefaultTaskResolver
+
+    resolver = DefaultTaskResolver()
+    with_resolver = actor.task(task_resolver=resolver)(plus_one.task_function)
+    assert with_resolver.task_resolver is resolver
+
+
+def test_from_task_makes_an_actor_task_from_an_ordinary_one():
+    assert isinstance(from_task, ActorTask)
+    env = from_task.task_config
+    assert (env.name, env.replica_count, env.ttl_seconds) == ("ordinary-task", 3, 60)
+    assert env.container_image == "other:2"
+    assert env.environment == {"A": "b"}
+    assert env.requests.cpu == "2" and env.limits.mem == "1Gi"
+    assert [s.key for s in env.secret_requests] == ["k"]
+    assert env.interruptible is True
+    template = serialize(from_task).template
+    assert template.type == "actor"
+    assert template.id.name == f"{ordinary_task.name}-ordinary-task", "not the original's name: both register"
+    assert template.metadata.retries.retries == 3
+    assert (template.metadata.discoverable, template.metadata.discovery_version) == (True, "9")
+    assert template.metadata.timeout.seconds == 60
+    assert template.container.image == "other:2"
+    assert from_task(x=2) == 4
+    assert uses_from_task(x=3) == 6
+
+
+def test_from_task_names_and_validates():
+    named = ActorTask.from_task(ordinary_task, replica_count=1, ttl_seconds=45, name="named")
+    assert (named.task_config.name, named.task_config.ttl_seconds) == ("named", 45)
+    with pytest.raises(ValueError, match=re.escape(NAME_RULE)):
+        ActorTask.from_task(ordinary_task, replica_count=1, name="Bad_Name")
+    with pytest.raises(ValueError, match="ActorTask.from_task takes a PythonFunctionTask"):
+        ActorTask.from_task(uses_from_task, replica_count=1)
+    with pytest.raises(ValueError, match="replica_count must be an integer >= 1"):
+        ActorTask.from_task(ordinary_task, replica_count=0)
+
+
+def test_description_docs_object():
+    doc = Documentation(short_description="s", long_description=Description(value="l"))
+    documented = actor.task(docs=doc)(plus_one.task_function)
+    assert documented.docs is doc

@@ -30,8 +30,8 @@ const primaryContainerAnnotation = "primary_container_name"
 
 // Kubelet plays the kubelet for every pod in the API server, since no real one runs: it runs each
 // pod's primary container command as a local process, in the "image" the harness describes (a base
-// environment and working directory), and writes the pod's status back. Deleting a pod kills its
-// process group.
+// environment and working directory), restarts it as the pod's restart policy says, and writes the
+// pod's status back. Deleting a pod kills its process group.
 type Kubelet struct {
 	t      T
 	client kubernetes.Interface
@@ -55,6 +55,8 @@ type Image struct {
 }
 
 type podProcess struct {
+	// key is the pod's namespace/name.
+	key     string
 	cmd     *exec.Cmd
 	deleted bool
 	exited  chan struct{}
@@ -124,7 +126,7 @@ func (k *Kubelet) observe(ctx context.Context, pod *corev1.Pod) {
 		k.mu.Unlock()
 		return
 	}
-	proc := &podProcess{exited: make(chan struct{})}
+	proc := &podProcess{key: pod.Namespace + "/" + pod.Name, exited: make(chan struct{})}
 	k.procs[pod.UID] = proc
 	k.started = append(k.started, pod.Namespace+"/"+pod.Name)
 	k.wg.Add(1)
@@ -153,7 +155,9 @@ func (k *Kubelet) killLocked(uid types.UID) {
 	}
 }
 
-// run runs the pod's primary container to its end and records the outcome in the pod's status.
+// run runs the pod's primary container and records the outcome in the pod's status. A container that
+// exits is started again when the pod's restart policy says so (Always; OnFailure after a failure), as a
+// kubelet restarts it in place; otherwise the pod ends.
 func (k *Kubelet) run(ctx context.Context, pod *corev1.Pod, proc *podProcess) {
 	defer close(proc.exited)
 	container := primaryContainer(pod)
@@ -176,7 +180,30 @@ func (k *Kubelet) run(ctx context.Context, pod *corev1.Pod, proc *podProcess) {
 		k.finish(ctx, pod, container, time.Now(), 127, err.Error())
 		return
 	}
-	cmd := exec.Command(path, argv[1:]...)
+	for restarts := int32(0); ; restarts++ {
+		started, code, ok := k.runOnce(ctx, pod, container, proc, path, argv[1:], env, restarts)
+		if !ok {
+			return
+		}
+		if !restartsAfter(pod.Spec.RestartPolicy, code) || ctx.Err() != nil {
+			k.finish(ctx, pod, container, started, code, "")
+			return
+		}
+		k.t.Logf("[pod %s/%s] kubelet: container exited with %d, restarting it (policy %s)", pod.Namespace, pod.Name, code, pod.Spec.RestartPolicy)
+		k.setRestarted(ctx, pod, container, started, code, restarts+1)
+	}
+}
+
+// restartsAfter tells whether a container that exited with code is started again under policy.
+func restartsAfter(policy corev1.RestartPolicy, code int32) bool {
+	return policy == corev1.RestartPolicyAlways || (policy == corev1.RestartPolicyOnFailure && code != 0)
+}
+
+// runOnce runs the container's process once and returns when it started and its exit code; ok is false
+// when the pod was deleted or the process could not start (the outcome is then recorded).
+func (k *Kubelet) runOnce(ctx context.Context, pod *corev1.Pod, container *corev1.Container, proc *podProcess,
+	path string, args, env []string, restartCount int32) (started time.Time, code int32, ok bool) {
+	cmd := exec.Command(path, args...)
 	cmd.Env = env
 	cmd.Dir = k.image.Dir
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
@@ -187,17 +214,17 @@ func (k *Kubelet) run(ctx context.Context, pod *corev1.Pod, proc *podProcess) {
 	k.mu.Lock()
 	if proc.deleted {
 		k.mu.Unlock()
-		return
+		return time.Time{}, 0, false
 	}
 	proc.cmd = cmd
-	err = cmd.Start()
+	err := cmd.Start()
 	k.mu.Unlock()
 	if err != nil {
 		k.finish(ctx, pod, container, time.Now(), 126, err.Error())
-		return
+		return time.Time{}, 0, false
 	}
-	started := time.Now()
-	k.setRunning(ctx, pod, container, started)
+	started = time.Now()
+	k.setRunning(ctx, pod, container, started, restartCount)
 	waitErr := cmd.Wait()
 	_ = stdout.Close()
 	_ = stderr.Close()
@@ -205,19 +232,32 @@ func (k *Kubelet) run(ctx context.Context, pod *corev1.Pod, proc *podProcess) {
 	deleted := proc.deleted
 	k.mu.Unlock()
 	if deleted {
-		return
+		return started, 0, false
 	}
-	code := 0
 	var exitErr *exec.ExitError
-	if errors.As(waitErr, &exitErr) {
-		code = exitErr.ExitCode()
+	switch {
+	case errors.As(waitErr, &exitErr):
+		code = int32(exitErr.ExitCode())
 		if ws, ok := exitErr.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
-			code = 128 + int(ws.Signal())
+			code = 128 + int32(ws.Signal())
 		}
-	} else if waitErr != nil {
+	case waitErr != nil:
 		code = 1
 	}
-	k.finish(ctx, pod, container, started, int32(code), "")
+	return started, code, true
+}
+
+// Crash kills the processes of pod namespace/name (its container) as a crashing container dies, without
+// deleting the pod: the pod's restart policy then decides whether its container starts again.
+func (k *Kubelet) Crash(pod string) error {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	for _, p := range k.procs {
+		if p.key == pod && !p.deleted && p.cmd != nil && p.cmd.Process != nil {
+			return syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
+		}
+	}
+	return fmt.Errorf("no running container for pod %s", pod)
 }
 
 // logWriter returns a writer that keeps each line as a log line of pod and sends it to the test log.
@@ -239,7 +279,7 @@ func (k *Kubelet) logWriter(pod string) io.WriteCloser {
 	return w
 }
 
-func (k *Kubelet) setRunning(ctx context.Context, pod *corev1.Pod, c *corev1.Container, started time.Time) {
+func (k *Kubelet) setRunning(ctx context.Context, pod *corev1.Pod, c *corev1.Container, started time.Time, restartCount int32) {
 	k.updateStatus(ctx, pod, func(s *corev1.PodStatus) {
 		s.Phase = corev1.PodRunning
 		s.PodIP, s.HostIP = "127.0.0.1", "127.0.0.1"
@@ -248,9 +288,31 @@ func (k *Kubelet) setRunning(ctx context.Context, pod *corev1.Pod, c *corev1.Con
 			{Type: corev1.PodScheduled, Status: corev1.ConditionTrue, LastTransitionTime: metav1.Now()},
 			{Type: corev1.PodReady, Status: corev1.ConditionTrue, LastTransitionTime: metav1.Now()},
 		}
+		var last corev1.ContainerState
+		if len(s.ContainerStatuses) == 1 {
+			last = s.ContainerStatuses[0].LastTerminationState
+		}
 		s.ContainerStatuses = []corev1.ContainerStatus{{
-			Name: c.Name, Image: c.Image, Ready: true, Started: ptr.To(true),
-			State: corev1.ContainerState{Running: &corev1.ContainerStateRunning{StartedAt: metav1.Time{Time: started}}},
+			Name: c.Name, Image: c.Image, Ready: true, Started: ptr.To(true), RestartCount: restartCount,
+			State:                corev1.ContainerState{Running: &corev1.ContainerStateRunning{StartedAt: metav1.Time{Time: started}}},
+			LastTerminationState: last,
+		}}
+	})
+}
+
+// setRestarted records that the container exited with code and is being started again.
+func (k *Kubelet) setRestarted(ctx context.Context, pod *corev1.Pod, c *corev1.Container, started time.Time, code, restartCount int32) {
+	k.updateStatus(ctx, pod, func(s *corev1.PodStatus) {
+		reason := "Completed"
+		if code != 0 {
+			reason = "Error"
+		}
+		s.ContainerStatuses = []corev1.ContainerStatus{{
+			Name: c.Name, Image: c.Image, RestartCount: restartCount,
+			State: corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: "ContainerCreating"}},
+			LastTerminationState: corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{
+				ExitCode: code, Reason: reason, StartedAt: metav1.Time{Time: started}, FinishedAt: metav1.Now(),
+			}},
 		}}
 	})
 }

@@ -3,8 +3,10 @@ package harness
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -18,6 +20,8 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+
+	"github.com/flyteactors/flyteactors/tests/internal/buildprogress"
 )
 
 // RepoRoot returns the root of the repository the tests run in (the folder with the root go.mod).
@@ -44,34 +48,70 @@ var (
 	buildErr  error
 )
 
-// BuildBinaries builds the project's flytepropeller and actor-executor into <repo>/bin, once per
-// process. Go's build cache makes a rebuild of unchanged code a link step.
-func BuildBinaries(root string) error {
-	buildOnce.Do(func() {
-		for _, target := range []string{"flytepropeller", "actor-executor"} {
-			cmd := exec.Command("go", "build", "-o", filepath.Join(root, "bin", target), "./cmd/"+target)
-			cmd.Dir = root
-			if out, err := cmd.CombinedOutput(); err != nil {
-				buildErr = fmt.Errorf("go build ./cmd/%s: %v\n%s", target, err, out)
-				return
-			}
-		}
-	})
+// PropellerBinary is where BuildBinaries puts the propeller the stack runs: the project's
+// cmd/flytepropeller plus the harness's blob-store kind (propellerpatch/blobstore.go says why), kept
+// apart from the product binary that `make build` writes to bin/flytepropeller.
+const PropellerBinary = "bin/harness/flytepropeller"
+
+// BuildBinaries builds the stack's propeller (PropellerBinary) and the project's actor-executor into
+// <repo>/bin, once per process, reporting a long build's progress to progress (if not nil). Go's build
+// cache makes a rebuild of unchanged code a link step.
+func BuildBinaries(root string, progress io.Writer) error {
+	buildOnce.Do(func() { buildErr = buildBinaries(root, progress) })
 	return buildErr
 }
 
-// propellerConfig is FlytePropeller's configuration for the harness: no flyteadmin, events to the log,
-// no catalog, local blob store, and the actor plugin's pool on a loopback port.
+func buildBinaries(root string, progress io.Writer) error {
+	if progress == nil {
+		progress = io.Discard
+	}
+	overlay, err := writePropellerOverlay(root)
+	if err != nil {
+		return err
+	}
+	if err := buildprogress.Run(root, "FlytePropeller with the actor plugin", progress,
+		"-tags", "harness_propeller", "-overlay", overlay, "-o", filepath.Join(root, PropellerBinary), "./cmd/flytepropeller"); err != nil {
+		return err
+	}
+	return buildprogress.Run(root, "the actor executor", progress, "-o", filepath.Join(root, "bin", "actor-executor"), "./cmd/actor-executor")
+}
+
+// writePropellerOverlay writes the go build -overlay file that adds propellerpatch/blobstore.go to
+// cmd/flytepropeller, and returns its path.
+func writePropellerOverlay(root string) (string, error) {
+	overlay := map[string]map[string]string{"Replace": {
+		filepath.Join(root, "cmd", "flytepropeller", "zz_harness_blobstore.go"): filepath.Join(root, "tests", "harness", "propellerpatch", "blobstore.go"),
+	}}
+	data, err := json.Marshal(overlay)
+	if err != nil {
+		return "", err
+	}
+	dir := filepath.Join(root, "bin", "harness")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", err
+	}
+	path := filepath.Join(dir, "overlay.json")
+	return path, os.WriteFile(path, data, 0o644)
+}
+
+// propellerConfig is FlytePropeller's configuration for the harness: the harness's flyteadmin for child
+// launch plans, events to the log, no catalog, local blob store, and the actor plugin's pool on a
+// loopback port.
 var propellerConfig = template.Must(template.New("config").Parse(`
 propeller:
   kube-config: {{.KubeConfig}}
-  enable-admin-launcher: false
+  enable-admin-launcher: true
+  admin-launcher:
+    # How often propeller asks flyteadmin about the child executions it launched (default 30s).
+    cache-resync-duration: 1s
   leader-election:
     enabled: false
   prof-port: {{.ProfPort}}
   limit-namespace: all
   metadata-prefix: metadata/propeller
-  rawoutput-prefix: file://{{.Bucket}}/raw
+  # A plain path, not file://: flytekit treats a file:// location as local yet checks it with
+  # os.path (FlyteFile, FlyteDirectory) or creates its folder as a literal "file:" path (datasets).
+  rawoutput-prefix: {{.StorageRoot}}/{{.Bucket}}/raw
   workers: 4
   workflow-reeval-duration: 10s
   downstream-eval-duration: 5s
@@ -88,7 +128,7 @@ event:
 catalog-cache:
   type: noop
 admin:
-  endpoint: dns:///127.0.0.1:1
+  endpoint: dns:///{{.AdminAddress}}
   insecure: true
 {{- if not .ProductConfig}}
 tasks:
@@ -117,7 +157,7 @@ plugins:
 storage:
   type: stow
   stow:
-    kind: local
+    kind: harness-local
     config:
       path: {{.StorageRoot}}
   container: {{.Bucket}}
@@ -132,6 +172,7 @@ type propellerSettings struct {
 	KubeConfig     string
 	ProfPort       int
 	PoolPort       int
+	AdminAddress   string
 	StorageRoot    string
 	Bucket         string
 	ExecutorBinary string
@@ -176,7 +217,7 @@ func startPropeller(ctx context.Context, root, dir string, kube *rest.Config, s 
 			return nil, err
 		}
 	}
-	cmd := exec.Command(filepath.Join(root, "bin", "flytepropeller"), "--config", configPath)
+	cmd := exec.Command(filepath.Join(root, PropellerBinary), "--config", configPath)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {

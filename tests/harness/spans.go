@@ -10,11 +10,14 @@ import (
 type TaskSpan struct {
 	TaskID string
 	Start  time.Time
-	End    time.Time
+	// End is zero while the task runs.
+	End time.Time
+	// OK tells whether the task's command completed (false for a failed, cancelled or running task).
+	OK bool
 }
 
 // taskBanner matches the lines the executor writes around each task (package executor).
-var taskBanner = regexp.MustCompile(`^=== actor task (\S+): (start|end) at (\S+)`)
+var taskBanner = regexp.MustCompile(`^=== actor task (\S+): (start|end) at (\S+)(?: \(ok=(true|false)\))?`)
 
 // ActorTaskSpans reads the task spans out of an executor pod's log lines, in start order.
 func ActorTaskSpans(lines []string) []TaskSpan {
@@ -36,7 +39,7 @@ func ActorTaskSpans(lines []string) []TaskSpan {
 		if m[2] == "start" {
 			span.Start = at
 		} else {
-			span.End = at
+			span.End, span.OK = at, m[4] == "true"
 		}
 	}
 	spans := make([]TaskSpan, 0, len(byID))

@@ -1,17 +1,22 @@
 // Package harness runs the real stack Flyte Actors meets in a cluster, on one machine, for integration
 // tests and the demo: an embedded etcd, a real kube-apiserver, the FlyteWorkflow CRD, this project's
-// FlytePropeller binary (upstream propeller with the actor plugin linked in) as a subprocess, a local
-// blob store, and a local kubelet that runs pods as processes.
+// FlytePropeller (upstream propeller with the actor plugin linked in) as a subprocess, a local blob
+// store, a local kubelet that runs pods as processes, and the part of flyteadmin's AdminService that
+// propeller calls to launch child launch plans (Admin), which the harness also launches executions
+// through.
 //
-// Blob store: propeller uses stow's local kind, whose references are file://<bucket>/<key> with the
-// bucket a folder under the storage root. flytekit resolves such a reference relative to its working
-// directory, so every pod process runs with the storage root as its working directory.
+// Blob store: propeller uses stow's local kind (with one fix, see propellerpatch/blobstore.go), whose
+// references are file://<bucket>/<key> with the bucket a folder under the storage root. flytekit
+// resolves such a reference relative to its working directory, so every pod process runs with the
+// storage root as its working directory. Raw data (files, folders, datasets) goes under a plain path,
+// <storage root>/<bucket>/raw, which is what flytekit expects of a local location.
 package harness
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"time"
@@ -31,6 +36,8 @@ import (
 type Options struct {
 	// PropellerLogLevel is propeller's logger level (0 panic .. 5 debug). Default 4 (info).
 	PropellerLogLevel int
+	// BuildProgress, if set, receives progress reports while the stack's binaries build.
+	BuildProgress io.Writer
 	// PropellerConfig, if set, is FlytePropeller configuration (YAML) of the product under test, e.g. the
 	// flyte-actors chart's; propeller loads it after the harness's own file, as a cluster loads the
 	// chart's file after flyte-core's. The harness's file then sets no task plugins and no plugins.actor:
@@ -49,6 +56,8 @@ type Stack struct {
 	Store *storage.DataStore
 	// Kubelet is the local kubelet.
 	Kubelet *Kubelet
+	// Admin is the stack's flyteadmin (the part propeller and the harness use).
+	Admin *Admin
 	// Namespace is where executions and their pods run.
 	Namespace string
 	// StorageRoot is the blob store's root folder (and every pod process's working directory).
@@ -58,6 +67,7 @@ type Stack struct {
 
 	root, dir                string
 	project, domain, version string
+	registry                 *registry
 	propeller                *propeller
 }
 
@@ -86,8 +96,9 @@ func start(t T, workflowSrc string, opts Options) (*Stack, error) {
 	if _, err := os.Stat(filepath.Join(root, ".venv", "bin", "pyflyte")); err != nil {
 		return nil, errors.New("no .venv with flytekit in the repository: run `make venv` first")
 	}
-	s := &Stack{root: root, dir: t.TempDir(), Namespace: "flytesnacks-development",
-		project: "flytesnacks", domain: "development", version: "v1", Timings: map[string]time.Duration{}}
+	s := &Stack{root: root, dir: t.TempDir(), project: "flytesnacks", domain: "development", version: "v1",
+		registry: newRegistry(), Timings: map[string]time.Duration{}}
+	s.Namespace = namespaceOf(s.project, s.domain)
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 
@@ -96,7 +107,7 @@ func start(t T, workflowSrc string, opts Options) (*Stack, error) {
 		s.Timings[name] = time.Since(mark)
 		mark = time.Now()
 	}
-	if err := BuildBinaries(root); err != nil {
+	if err := BuildBinaries(root, opts.BuildProgress); err != nil {
 		return nil, err
 	}
 	lap("build")
@@ -160,6 +171,13 @@ func start(t T, workflowSrc string, opts Options) (*Stack, error) {
 	s.Kubelet = kubelet
 	lap("kubelet")
 
+	s.Admin = newAdmin(s.registry, s.Flyte, s.Store)
+	adminAddress, err := serveAdmin(ctx, s.Admin)
+	if err != nil {
+		return nil, err
+	}
+	lap("admin")
+
 	profPort, err := freePort()
 	if err != nil {
 		return nil, err
@@ -169,7 +187,8 @@ func start(t T, workflowSrc string, opts Options) (*Stack, error) {
 		return nil, err
 	}
 	p, err := startPropeller(ctx, root, s.dir, kubeCfg, propellerSettings{
-		Namespace: s.Namespace, ProfPort: profPort, PoolPort: poolPort, StorageRoot: s.StorageRoot, Bucket: Bucket,
+		Namespace: s.Namespace, ProfPort: profPort, PoolPort: poolPort, AdminAddress: adminAddress,
+		StorageRoot: s.StorageRoot, Bucket: Bucket,
 		ExecutorBinary: filepath.Join(root, "bin", "actor-executor"), LogLevel: opts.PropellerLogLevel,
 		ProductConfig: opts.PropellerConfig,
 	})

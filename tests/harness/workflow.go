@@ -10,30 +10,18 @@ import (
 	"strings"
 	"time"
 
-	"google.golang.org/protobuf/proto"
-	"google.golang.org/protobuf/reflect/protoreflect"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/rand"
 
 	"github.com/flyteorg/flyte/flyteidl/gen/pb-go/flyteidl/admin"
 	idlcore "github.com/flyteorg/flyte/flyteidl/gen/pb-go/flyteidl/core"
 	"github.com/flyteorg/flyte/flytepropeller/pkg/apis/flyteworkflow/v1alpha1"
-	"github.com/flyteorg/flyte/flytepropeller/pkg/compiler"
-	"github.com/flyteorg/flyte/flytepropeller/pkg/compiler/common"
-	"github.com/flyteorg/flyte/flytepropeller/pkg/compiler/transformers/k8s"
-	"github.com/flyteorg/flyte/flytestdlib/storage"
 )
 
-// Registration is what `pyflyte serialize` made of a set of Python packages, with every identifier
-// completed with a project, domain and version, as registering it with flyteadmin would.
-type Registration struct {
-	Tasks       map[string]*idlcore.TaskTemplate
-	Workflows   map[string]*idlcore.WorkflowTemplate
-	LaunchPlans map[string]*admin.LaunchPlanSpec
-}
-
 // Serialize runs real flytekit (`pyflyte serialize workflows`) over packages under srcDir with the
-// given image, and reads what it wrote.
+// given image, reads what it wrote and registers it on the stack's flyteadmin, as `pyflyte register`
+// would.
 func (s *Stack) Serialize(ctx context.Context, srcDir, image string, packages ...string) (*Registration, error) {
 	out, err := os.MkdirTemp(s.dir, "serialized-")
 	if err != nil {
@@ -50,169 +38,121 @@ func (s *Stack) Serialize(ctx context.Context, srcDir, image string, packages ..
 	if output, err := cmd.CombinedOutput(); err != nil {
 		return nil, fmt.Errorf("pyflyte serialize: %v\n%s", err, output)
 	}
-	return readSerialized(out, s.project, s.domain, s.version)
-}
-
-// readSerialized reads the files pyflyte serialize wrote: <n>_<name>_<kind>.pb, kind 1 a task spec, 2 a
-// workflow spec, 3 a launch plan.
-func readSerialized(dir, project, domain, version string) (*Registration, error) {
-	entries, err := os.ReadDir(dir)
+	reg, err := readSerialized(out, s.project, s.domain, s.version)
 	if err != nil {
 		return nil, err
 	}
-	reg := &Registration{Tasks: map[string]*idlcore.TaskTemplate{}, Workflows: map[string]*idlcore.WorkflowTemplate{},
-		LaunchPlans: map[string]*admin.LaunchPlanSpec{}}
-	for _, e := range entries {
-		name := e.Name()
-		raw, err := os.ReadFile(filepath.Join(dir, name))
-		if err != nil {
-			return nil, err
-		}
-		switch {
-		case strings.HasSuffix(name, "_1.pb"):
-			var spec admin.TaskSpec
-			if err := proto.Unmarshal(raw, &spec); err != nil {
-				return nil, fmt.Errorf("%s: %w", name, err)
-			}
-			fillIdentifiers(&spec, project, domain, version)
-			reg.Tasks[spec.GetTemplate().GetId().GetName()] = spec.GetTemplate()
-		case strings.HasSuffix(name, "_2.pb"):
-			var spec admin.WorkflowSpec
-			if err := proto.Unmarshal(raw, &spec); err != nil {
-				return nil, fmt.Errorf("%s: %w", name, err)
-			}
-			fillIdentifiers(&spec, project, domain, version)
-			reg.Workflows[spec.GetTemplate().GetId().GetName()] = spec.GetTemplate()
-		case strings.HasSuffix(name, "_3.pb"):
-			var lp admin.LaunchPlan
-			if err := proto.Unmarshal(raw, &lp); err != nil {
-				return nil, fmt.Errorf("%s: %w", name, err)
-			}
-			fillIdentifiers(&lp, project, domain, version)
-			reg.LaunchPlans[lp.GetId().GetName()] = lp.GetSpec()
-		}
-	}
+	s.registry.add(reg)
 	return reg, nil
 }
 
-// fillIdentifiers completes every flyteidl.core.Identifier in m that lacks a project, domain or
-// version, as flyteadmin does at registration.
-func fillIdentifiers(m proto.Message, project, domain, version string) {
-	var walk func(protoreflect.Message)
-	walk = func(msg protoreflect.Message) {
-		if id, ok := msg.Interface().(*idlcore.Identifier); ok {
-			if id.Project == "" {
-				id.Project = project
-			}
-			if id.Domain == "" {
-				id.Domain = domain
-			}
-			if id.Version == "" {
-				id.Version = version
-			}
-			return
-		}
-		msg.Range(func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
-			switch {
-			case fd.IsList() && fd.Message() != nil:
-				for i := 0; i < v.List().Len(); i++ {
-					walk(v.List().Get(i).Message())
-				}
-			case fd.IsMap() && fd.MapValue().Message() != nil:
-				v.Map().Range(func(_ protoreflect.MapKey, mv protoreflect.Value) bool {
-					walk(mv.Message())
-					return true
-				})
-			case !fd.IsList() && !fd.IsMap() && fd.Message() != nil:
-				walk(v.Message())
-			}
-			return true
-		})
-	}
-	walk(m.ProtoReflect())
-}
-
-// Execution is one workflow run on the stack.
+// Execution is one execution on the stack: launched by the harness, or by propeller for a child
+// launch plan.
 type Execution struct {
-	Name      string
-	Workflow  *v1alpha1.FlyteWorkflow
-	Started   time.Time
-	Finished  time.Time
-	Outputs   *idlcore.LiteralMap
-	stack     *Stack
-	namespace string
+	// ID identifies the execution; ID.Name is also the name of its FlyteWorkflow.
+	ID *idlcore.WorkflowExecutionIdentifier
+	// Name is ID.Name.
+	Name string
+	// Workflow is the execution's FlyteWorkflow as last seen (an aborted one disappears).
+	Workflow *v1alpha1.FlyteWorkflow
+	// Phase is the execution's phase as flyteadmin reports it, as of the last Wait or Refresh.
+	Phase idlcore.WorkflowExecution_Phase
+	// Error is why the execution failed, once it did.
+	Error *idlcore.ExecutionError
+	// AbortCause is the cause given to TerminateExecution, once the execution was aborted.
+	AbortCause string
+	// Started is when the harness launched the execution; Finished when it saw it end.
+	Started, Finished time.Time
+	// Outputs are the execution's outputs, once it succeeded.
+	Outputs *idlcore.LiteralMap
+
+	stack *Stack
 }
 
-// Duration is the execution's wall time, from creating its FlyteWorkflow to seeing it end.
+// Duration is the execution's wall time, from launching it to seeing it end.
 func (e *Execution) Duration() time.Duration { return e.Finished.Sub(e.Started) }
 
-// Run compiles workflow wfName of reg with propeller's compiler, creates its FlyteWorkflow (as
-// flyteadmin would on launch) and waits until it ends or timeout passes. A workflow that does not
-// succeed is an error that lists its nodes' phases and messages.
-func (s *Stack) Run(ctx context.Context, reg *Registration, wfName string, inputs map[string]*idlcore.Literal, timeout time.Duration) (*Execution, error) {
-	wf, ok := reg.Workflows[wfName]
+// Launch starts an execution of launch plan lpName of reg (a workflow's default launch plan has the
+// workflow's name) with the given inputs, through the stack's flyteadmin as a user would, and returns
+// without waiting.
+func (s *Stack) Launch(ctx context.Context, reg *Registration, lpName string, inputs map[string]*idlcore.Literal) (*Execution, error) {
+	lp, ok := reg.LaunchPlans[lpName]
 	if !ok {
-		return nil, fmt.Errorf("no workflow %q in the registration (have %v)", wfName, keys(reg.Workflows))
+		return nil, fmt.Errorf("no launch plan %q in the registration (have %v)", lpName, keys(reg.LaunchPlans))
 	}
-	tasks := make([]*idlcore.CompiledTask, 0, len(reg.Tasks))
-	for _, name := range keys(reg.Tasks) {
-		compiled, err := compiler.CompileTask(reg.Tasks[name])
-		if err != nil {
-			return nil, fmt.Errorf("compile task %s: %w", name, err)
-		}
-		tasks = append(tasks, compiled)
-	}
-	var subworkflows []*idlcore.WorkflowTemplate
-	for name, sub := range reg.Workflows {
-		if name != wfName {
-			subworkflows = append(subworkflows, sub)
-		}
-	}
-	var launchPlans []common.InterfaceProvider
-	closure, err := compiler.CompileWorkflow(wf, subworkflows, tasks, launchPlans)
+	id := &idlcore.WorkflowExecutionIdentifier{Project: s.project, Domain: s.domain, Name: "e" + strings.ToLower(rand.String(10))}
+	lpID := &idlcore.Identifier{ResourceType: idlcore.ResourceType_LAUNCH_PLAN, Project: lp.GetId().GetProject(),
+		Domain: lp.GetId().GetDomain(), Name: lp.GetId().GetName(), Version: lp.GetId().GetVersion()}
+	exec := &Execution{ID: id, Name: id.GetName(), stack: s, Started: time.Now()}
+	_, err := s.Admin.CreateExecution(ctx, &admin.ExecutionCreateRequest{
+		Project: id.GetProject(), Domain: id.GetDomain(), Name: id.GetName(),
+		Inputs: &idlcore.LiteralMap{Literals: inputs},
+		Spec: &admin.ExecutionSpec{LaunchPlan: lpID, Metadata: &admin.ExecutionMetadata{
+			Mode: admin.ExecutionMetadata_MANUAL, Principal: "harness"}},
+	})
 	if err != nil {
-		return nil, fmt.Errorf("compile workflow %s: %w", wfName, err)
-	}
-	name := "e" + strings.ToLower(rand.String(10))
-	execID := &idlcore.WorkflowExecutionIdentifier{Project: s.project, Domain: s.domain, Name: name}
-	if inputs == nil {
-		inputs = map[string]*idlcore.Literal{}
-	}
-	for key, param := range reg.LaunchPlans[wfName].GetDefaultInputs().GetParameters() {
-		if _, given := inputs[key]; !given && param.GetDefault() != nil {
-			inputs[key] = param.GetDefault()
-		}
-	}
-	crd, err := k8s.BuildFlyteWorkflow(closure, &idlcore.LiteralMap{Literals: inputs}, execID, s.Namespace)
-	if err != nil {
-		return nil, fmt.Errorf("build FlyteWorkflow: %w", err)
-	}
-	crd.ExecutionID = v1alpha1.WorkflowExecutionIdentifier{WorkflowExecutionIdentifier: execID}
-	exec := &Execution{Name: name, stack: s, namespace: s.Namespace, Started: time.Now()}
-	if _, err := s.Flyte.FlyteworkflowV1alpha1().FlyteWorkflows(s.Namespace).Create(ctx, crd, metav1.CreateOptions{}); err != nil {
-		return nil, fmt.Errorf("create FlyteWorkflow: %w", err)
-	}
-	if err := exec.wait(ctx, timeout); err != nil {
-		return exec, err
+		return nil, fmt.Errorf("create execution of %s: %w", lpName, err)
 	}
 	return exec, nil
 }
 
-func (e *Execution) wait(ctx context.Context, timeout time.Duration) error {
+// Run launches an execution of workflow wfName's default launch plan (see Launch) and waits until it
+// ends or timeout passes. An execution that does not succeed is an error that lists its nodes' phases
+// and messages.
+func (s *Stack) Run(ctx context.Context, reg *Registration, wfName string, inputs map[string]*idlcore.Literal, timeout time.Duration) (*Execution, error) {
+	exec, err := s.Launch(ctx, reg, wfName, inputs)
+	if err != nil {
+		return nil, err
+	}
+	return exec, exec.Wait(ctx, timeout)
+}
+
+// ChildExecutions returns the executions that nodes of execution parent launched (child launch plans),
+// in the order they were created.
+func (s *Stack) ChildExecutions(parent *Execution) []*Execution {
+	var children []*Execution
+	for _, id := range s.Admin.ChildExecutions(parent.Name) {
+		children = append(children, &Execution{ID: id, Name: id.GetName(), stack: s})
+	}
+	return children
+}
+
+// Refresh reads the execution's phase (and its FlyteWorkflow, while there is one) from the stack.
+func (e *Execution) Refresh(ctx context.Context) error {
+	got, err := e.stack.Admin.GetExecution(ctx, &admin.WorkflowExecutionGetRequest{Id: e.ID})
+	if err != nil {
+		return err
+	}
+	closure := got.GetClosure()
+	e.Phase, e.Error = closure.GetPhase(), closure.GetError()
+	e.AbortCause = closure.GetAbortMetadata().GetCause()
+	wf, err := e.stack.Flyte.FlyteworkflowV1alpha1().FlyteWorkflows(e.stack.Namespace).Get(ctx, e.Name, metav1.GetOptions{})
+	switch {
+	case err == nil:
+		e.Workflow = wf
+	case !apierrors.IsNotFound(err):
+		return err
+	}
+	return nil
+}
+
+// Abort terminates the execution through the stack's flyteadmin, as a user would.
+func (e *Execution) Abort(ctx context.Context, cause string) error {
+	_, err := e.stack.Admin.TerminateExecution(ctx, &admin.ExecutionTerminateRequest{Id: e.ID, Cause: cause})
+	return err
+}
+
+// Wait waits until the execution ends or timeout passes, then reads its outputs if it succeeded. An
+// execution that does not succeed is an error that lists its nodes' phases and messages.
+func (e *Execution) Wait(ctx context.Context, timeout time.Duration) error {
 	deadline := time.Now().Add(timeout)
-	var last *v1alpha1.FlyteWorkflow
 	for time.Now().Before(deadline) {
-		wf, err := e.stack.Flyte.FlyteworkflowV1alpha1().FlyteWorkflows(e.namespace).Get(ctx, e.Name, metav1.GetOptions{})
-		if err == nil {
-			last = wf
-			switch wf.Status.Phase {
-			case v1alpha1.WorkflowPhaseSuccess:
-				e.Finished, e.Workflow = time.Now(), wf
-				return e.readOutputs(ctx)
-			case v1alpha1.WorkflowPhaseFailed, v1alpha1.WorkflowPhaseAborted:
-				e.Finished, e.Workflow = time.Now(), wf
-				return fmt.Errorf("workflow %s ended %s: %s\n%s", e.Name, wf.Status.Phase, wf.Status.Message, describeNodes(wf))
-			}
+		if err := e.Refresh(ctx); err != nil {
+			return err
+		}
+		if terminal(e.Phase) {
+			e.Finished = time.Now()
+			return e.ended(ctx)
 		}
 		select {
 		case <-ctx.Done():
@@ -220,29 +160,31 @@ func (e *Execution) wait(ctx context.Context, timeout time.Duration) error {
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
-	if last == nil {
-		return fmt.Errorf("workflow %s: not seen in %s", e.Name, timeout)
-	}
-	return fmt.Errorf("workflow %s still %s after %s\n%s\npropeller's log:\n%s", e.Name, last.Status.Phase, timeout,
-		describeNodes(last), e.stack.propeller.tail(80))
+	return fmt.Errorf("execution %s still %s after %s\n%s\npropeller's log:\n%s", e.Name, e.Phase, timeout,
+		describeNodes(e.Workflow), e.stack.propeller.tail(80))
 }
 
-func (e *Execution) readOutputs(ctx context.Context) error {
-	ref := e.Workflow.Status.OutputReference
-	if ref == "" {
+// ended reads the outputs of a succeeded execution, or describes why it did not succeed.
+func (e *Execution) ended(ctx context.Context) error {
+	if e.Phase != idlcore.WorkflowExecution_SUCCEEDED {
+		return fmt.Errorf("execution %s ended %s: %s%s\n%s", e.Name, e.Phase, e.Error.GetMessage(), e.AbortCause, describeNodes(e.Workflow))
+	}
+	data, err := e.stack.Admin.GetExecutionData(ctx, &admin.WorkflowExecutionGetDataRequest{Id: e.ID})
+	if err != nil {
+		return fmt.Errorf("read outputs of %s: %w", e.Name, err)
+	}
+	e.Outputs = data.GetFullOutputs()
+	if e.Outputs == nil {
 		e.Outputs = &idlcore.LiteralMap{}
-		return nil
 	}
-	var outputs idlcore.LiteralMap
-	if err := e.stack.Store.ReadProtobuf(ctx, storage.DataReference(ref), &outputs); err != nil {
-		return fmt.Errorf("read outputs of %s at %s: %w", e.Name, ref, err)
-	}
-	e.Outputs = &outputs
 	return nil
 }
 
 // describeNodes lists a workflow's nodes with their phases and messages.
 func describeNodes(wf *v1alpha1.FlyteWorkflow) string {
+	if wf == nil {
+		return "  (no FlyteWorkflow seen)"
+	}
 	var lines []string
 	for id, n := range wf.Status.NodeStatus {
 		line := fmt.Sprintf("  node %s: %s %s", id, n.GetPhase(), n.GetMessage())
@@ -262,4 +204,24 @@ func keys[V any](m map[string]V) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// NodeOutputs reads the outputs that node nodeID of the execution's workflow wrote.
+func (e *Execution) NodeOutputs(ctx context.Context, nodeID string) (*idlcore.LiteralMap, error) {
+	if e.Workflow == nil {
+		return nil, fmt.Errorf("execution %s: no FlyteWorkflow seen", e.Name)
+	}
+	if _, ok := e.Workflow.Status.NodeStatus[nodeID]; !ok {
+		return nil, fmt.Errorf("execution %s has no node %s", e.Name, nodeID)
+	}
+	// The node's folders are not stored in the FlyteWorkflow: propeller derives them, so do the same.
+	wfStatus := e.Workflow.Status.DeepCopy()
+	wfStatus.DataReferenceConstructor = e.stack.Store
+	node := wfStatus.GetNodeExecutionStatus(ctx, nodeID)
+	var outputs idlcore.LiteralMap
+	ref := v1alpha1.GetOutputsFile(node.GetOutputDir())
+	if err := e.stack.Store.ReadProtobuf(ctx, ref, &outputs); err != nil {
+		return nil, fmt.Errorf("read outputs of node %s at %s: %w", nodeID, ref, err)
+	}
+	return &outputs, nil
 }

@@ -51,3 +51,18 @@ func TestHarnessRunsPlainPythonTasks(t *testing.T) {
 	assert.Len(t, pids, 3, "each task ran in a pod of its own")
 	assert.Len(t, stack.Kubelet.StartedPods(), 3)
 }
+
+// TestHarnessRunsPlainDynamicWorkflow proves the harness's blob store for dynamic workflows: a @dynamic
+// task of plain python tasks (one pod each) yields its subtasks' outputs.
+func TestHarnessRunsPlainDynamicWorkflow(t *testing.T) {
+	ctx := context.Background()
+	stack, reg := startWith(t, "basics")
+	exec, err := stack.Run(ctx, reg, "basics.dynamic.squares_wf", map[string]*idlcore.Literal{"n": coreutils.MustMakeLiteral(3)}, 3*time.Minute)
+	require.NoError(t, err)
+	var got []int64
+	for _, l := range exec.Outputs.GetLiterals()["o0"].GetCollection().GetLiterals() {
+		got = append(got, l.GetScalar().GetPrimitive().GetInteger())
+	}
+	assert.Equal(t, []int64{0, 1, 4}, got)
+	assert.Len(t, stack.Kubelet.StartedPods(), 4, "the dynamic task and its three subtasks, one pod each")
+}

@@ -2,9 +2,15 @@
 
 The executor's Go bridge starts ``python -m flyteactors.runtime`` once per slot and keeps it. The runtime
 imports flytekit once, then runs one task at a time, in-process, through the same flytekit entrypoint a
-task pod would run (``pyflyte-execute``, ``pyflyte-fast-execute``, ``pyflyte-map-execute``). Between
-tasks it restores the environment variables, working directory and ``sys.path`` it started with and
-unloads the user modules the task imported, so no task sees another's globals.
+task pod would run (``pyflyte-execute``, ``pyflyte-fast-execute``, ``pyflyte-map-execute``).
+
+What a task leaves behind stays for the next task of the environment while the code is the same: module
+globals and imported user modules, environment variables it set, ``actor_cache`` results, files. What Flyte
+gives one attempt does not: the variables sent with the assignment (``FLYTE_INTERNAL_*``, the attempt number,
+the execution's variables) are set for the attempt and put back afterwards (:class:`worker.AttemptEnvironment`),
+the working directory is restored, and flytekit's per-task temporary folders are removed
+(:mod:`.scratch`). A task of another code version (another fast-registration bundle, or another registered
+version) first drops the old user code and what holds on to it (:mod:`.code`).
 
 Control channel: the bridge writes one JSON object per line on file descriptor 3 and reads one per line
 from file descriptor 4; the task's own stdout and stderr stay the runtime's, which are the pod's logs.

@@ -1,20 +1,25 @@
-"""Runs flytekit task commands in this process, one at a time, leaving no trace of one task in the next."""
+"""Runs flytekit task commands in this process, one at a time. What a task leaves behind stays for the next
+task while the code is the same; what Flyte gives one attempt (its environment variables) does not."""
 
 from __future__ import annotations
 
 import json
 import os
 import sys
-import sysconfig
 import time
 import traceback
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Any, Callable, Dict, List, Optional, TextIO
 
 from flyteactors import contract
+from flyteactors.runtime.code import Baseline, CodeVersion, LoadedCode
+from flyteactors.runtime.scratch import Scratch
 
 CONTROL_IN_FD = 3
 CONTROL_OUT_FD = 4
+
+ENV_TASK_VERSION = "FLYTE_INTERNAL_TASK_VERSION"
+"""The variable in which Flyte gives a task attempt its task's registered version."""
 
 
 @dataclass
@@ -63,48 +68,54 @@ def finished_event(task_id: str, failure: Optional[Failure]) -> Dict[str, Any]:
     return event
 
 
-@dataclass
-class Baseline:
-    """What the process looked like when it became warm; every task starts from it."""
+class AttemptEnvironment:
+    """The environment variables of one task attempt, set for the attempt only.
 
-    environ: Dict[str, str]
-    cwd: str
-    path: List[str]
-    modules: frozenset
-    # Modules loaded from these folders (the interpreter's own and installed packages) stay loaded:
-    # keeping them warm is the point of an actor.
-    kept_prefixes: tuple = field(default_factory=tuple)
+    The bridge sends every variable Flyte gives the attempt (``FLYTE_INTERNAL_*``, the attempt number, the
+    execution's own variables, the environment's variables). Each is set when the attempt starts and, when it
+    ends, put back to what it was before (or removed), whatever the task did to it meanwhile: those variables
+    are Flyte's, and the next attempt gets its own. Every other variable a task sets, changes or removes stays.
+    """
 
-    @classmethod
-    def capture(cls) -> "Baseline":
-        prefixes = {
-            os.path.realpath(p)
-            for p in (sysconfig.get_paths().get(k) for k in ("stdlib", "platstdlib", "purelib", "platlib"))
-            if p
-        }
-        return cls(
-            environ=dict(os.environ),
-            cwd=os.getcwd(),
-            path=list(sys.path),
-            modules=frozenset(sys.modules),
-            kept_prefixes=tuple(sorted(prefixes)),
-        )
+    def __init__(self) -> None:
+        self._before: Dict[str, Optional[str]] = {}
 
-    def restore(self) -> None:
-        os.environ.clear()
-        os.environ.update(self.environ)
-        os.chdir(self.cwd)
-        sys.path[:] = self.path
-        for name in [m for m in sys.modules if m not in self.modules]:
-            if self._is_user_module(sys.modules.get(name)):
-                del sys.modules[name]
+    def apply(self, env: Dict[str, str]) -> None:
+        """Sets the attempt's variables, remembering what they were."""
+        self._before = {name: os.environ.get(name) for name in env}
+        os.environ.update(env)
 
-    def _is_user_module(self, module: Any) -> bool:
-        filename = getattr(module, "__file__", None)
-        if not filename:
-            return False
-        real = os.path.realpath(filename)
-        return not any(real.startswith(prefix + os.sep) for prefix in self.kept_prefixes)
+    def undo(self) -> None:
+        """Puts the attempt's variables back to what they were before :meth:`apply`."""
+        for name, value in self._before.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        self._before = {}
+
+
+class WarmProcess:
+    """What one runtime process keeps between tasks and the rules for it: user code and its state stay while
+    the code version is the same; each attempt gets its own Flyte variables; the working directory is put
+    back; flytekit's per-task temporary files go."""
+
+    def __init__(self, baseline: Baseline, scratch: Scratch):
+        self.baseline = baseline
+        self.scratch = scratch
+        self.code = LoadedCode(baseline, scratch.bundles_dir)
+        self._attempt_env = AttemptEnvironment()
+
+    def begin_task(self, env: Dict[str, str]) -> None:
+        """Prepares the process for one attempt with the attempt's environment variables."""
+        self.scratch.mark()
+        self._attempt_env.apply(env)
+
+    def end_task(self) -> None:
+        """Undoes what belongs to the attempt alone: its variables, the working directory, flytekit's files."""
+        self._attempt_env.undo()
+        os.chdir(self.baseline.cwd)
+        self.scratch.sweep()
 
 
 def _entrypoints() -> Dict[str, Callable[..., Any]]:
@@ -113,15 +124,11 @@ def _entrypoints() -> Dict[str, Callable[..., Any]]:
     return {
         "pyflyte-execute": entrypoint.execute_task_cmd,
         "pyflyte-map-execute": entrypoint.map_execute_task_cmd,
-        "pyflyte-fast-execute": _fast_execute,
     }
 
 
-def _fast_execute(args: List[str]) -> None:
-    """pyflyte-fast-execute, in-process: flytekit's own runs the task in a subprocess, which would throw the
-    warm interpreter away. Download the code bundle, put it first on sys.path, then run the inner command."""
-    from flytekit.bin import entrypoint
-
+def _parse_fast_execute(args: List[str]):
+    """Splits pyflyte-fast-execute's arguments into (additional distribution, dest dir, inner command)."""
     distribution, dest_dir, inner = None, None, []
     i = 0
     while i < len(args):
@@ -135,39 +142,49 @@ def _fast_execute(args: List[str]) -> None:
             inner, i = args[i:], len(args)
     if not inner:
         raise ValueError("pyflyte-fast-execute: no task command after the options")
-    if distribution:
-        dest_dir = dest_dir or os.getcwd()
-        entrypoint._download_distribution(distribution, dest_dir)
-    cmd: List[str] = []
+    return distribution, dest_dir, inner
+
+
+def _fast_execute_command(process: WarmProcess, args: List[str]) -> List[str]:
+    """pyflyte-fast-execute, in-process: flytekit's own runs the task in a subprocess, which would throw the
+    warm interpreter away. Loads the code bundle (each in a folder of its own, first on sys.path) and returns
+    the inner command, rewritten as flytekit rewrites it so that a dynamic task's sub-tasks get the bundle."""
+    distribution, dest_dir, inner = _parse_fast_execute(args)
+    if not distribution:
+        process.code.use(CodeVersion(None, os.environ.get(ENV_TASK_VERSION)))
+        if dest_dir:
+            process.code.add_path(os.path.realpath(os.path.expanduser(dest_dir)))
+        return inner
+    process.code.use_bundle(CodeVersion(distribution, os.environ.get(ENV_TASK_VERSION)))
+    command: List[str] = []
     for arg in inner:
-        if arg == "--resolver" and distribution:
-            cmd.extend(["--dynamic-addl-distro", distribution, "--dynamic-dest-dir", dest_dir])
-        cmd.append(arg)
-    if dest_dir:
-        sys.path.insert(0, os.path.realpath(os.path.expanduser(dest_dir)))
-    _run_command(cmd)
+        if arg == "--resolver":
+            command.extend(["--dynamic-addl-distro", distribution, "--dynamic-dest-dir", dest_dir or os.getcwd()])
+        command.append(arg)
+    return command
 
 
-def _run_command(command: List[str]) -> None:
-    """Runs one flytekit entrypoint command line in this process."""
+def _run_command(process: WarmProcess, command: List[str]) -> None:
+    """Runs one flytekit entrypoint command line in this process, with the code version it needs loaded."""
     if not command:
         raise ValueError("empty task command")
+    if os.path.basename(command[0]) == "pyflyte-fast-execute":
+        command = _fast_execute_command(process, command[1:])
+    else:
+        process.code.use(CodeVersion(None, os.environ.get(ENV_TASK_VERSION)))
     name = os.path.basename(command[0])
     entry = _entrypoints().get(name)
     if entry is None:
         raise ValueError(f"command {name!r} is not a flytekit entrypoint this runtime runs in-process")
-    if name == "pyflyte-fast-execute":
-        entry(command[1:])
-        return
     entry.main(args=command[1:], prog_name=name, standalone_mode=False)
 
 
-def run_task(baseline: Baseline, command: List[str], env: Dict[str, str]) -> Optional[Failure]:
-    """Runs a task command with env on top of the baseline environment, then restores the baseline.
+def run_task(process: WarmProcess, command: List[str], env: Dict[str, str]) -> Optional[Failure]:
+    """Runs a task command with the attempt's env, then undoes what belongs to the attempt alone.
     Returns why the command did not complete, or None if it did."""
-    os.environ.update(env)
+    process.begin_task(env)
     try:
-        _run_command(command)
+        _run_command(process, command)
         return None
     except SystemExit as e:
         status = exit_status(e.code)
@@ -190,7 +207,7 @@ def run_task(baseline: Baseline, command: List[str], env: Dict[str, str]) -> Opt
             message="".join(traceback.format_exception(e)),
         )
     finally:
-        baseline.restore()
+        process.end_task()
 
 
 class Worker:
@@ -206,23 +223,29 @@ class Worker:
 
     def serve(self) -> int:
         started = time.monotonic()
+        # First, so that the folders flytekit makes for each task go into this runtime's own scratch folder.
+        scratch = Scratch.create()
         import flytekit  # noqa: F401 - the expensive import every task would otherwise pay
 
         _entrypoints()
         import flyteactors  # noqa: F401 - loaded once, so its state (actor_cache) outlives tasks
 
-        baseline = Baseline.capture()
+        scratch.adopt_flytekit_folders()
+        process = WarmProcess(Baseline.capture(), scratch)
         self.send({"event": "ready", "pid": os.getpid(), "warmup_seconds": round(time.monotonic() - started, 3)})
-        for line in self._in:
-            if not line.strip():
-                continue
-            request = json.loads(line)
-            task_id = request["task_id"]
-            self.send({"event": "started", "task_id": task_id})
-            failure = run_task(baseline, list(request["command"]), dict(request.get("env") or {}))
-            sys.stdout.flush()
-            sys.stderr.flush()
-            self.send(finished_event(task_id, failure))
+        try:
+            for line in self._in:
+                if not line.strip():
+                    continue
+                request = json.loads(line)
+                task_id = request["task_id"]
+                self.send({"event": "started", "task_id": task_id})
+                failure = run_task(process, list(request["command"]), dict(request.get("env") or {}))
+                sys.stdout.flush()
+                sys.stderr.flush()
+                self.send(finished_event(task_id, failure))
+        finally:
+            scratch.remove()
         return 0
 
 

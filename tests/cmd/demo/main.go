@@ -44,12 +44,55 @@ func main() {
 	os.Exit(code)
 }
 
+// demoRun is one execution the demo makes and how it checks the outcome.
+type demoRun struct {
+	what    string
+	runtime string
+	// launchPlan is the launch plan to run (a workflow's default launch plan has its name).
+	launchPlan string
+	inputs     map[string]*idlcore.Literal
+	check      check
+}
+
+// row is one line of the demo's table.
 type row struct {
 	what    string
 	runtime string
 	wall    time.Duration
 	pods    int
-	check   string
+	outcome outcome
+}
+
+const (
+	podPerTask = "pod per task"
+	actor      = "actor"
+)
+
+// runs are the demo's executions, in order: the chain pod per task and on a cold and a warm actor
+// environment, then each seed example pod per task and as the seed gives it, with actors.
+func runs() []demoRun {
+	x := map[string]*idlcore.Literal{"x": coreutils.MustMakeLiteral(41)}
+	input := map[string]*idlcore.Literal{"input": coreutils.MustMakeLiteral(0)}
+	name := map[string]*idlcore.Literal{"name": coreutils.MustMakeLiteral("x")}
+	hello := nodeOutputIs("n0", "o0", "say_hello", "hello")
+	instances := outputIs("o0", int64(4))
+	tasks := outputIs("o0", "HELLO HELLO hello x")
+	return []demoRun{
+		{"chain of 3 tasks (x+1, x+1, x+1)", podPerTask, "basics.chain.chain", x, outputIs("o0", int64(44))},
+		{"chain of 3 tasks, environment cold", actor, "actors.chain.chain", x, outputIs("o0", int64(44))},
+		{"chain of 3 tasks, environment warm", actor, "actors.chain.chain", x, outputIs("o0", int64(44))},
+		{"seed: hello world", podPerTask, "seed_pods.hello_world.wf", nil, hello},
+		{"seed: hello world", actor, "seed.hello_world.wf", nil, hello},
+		{"seed: multiple instances (4 chained)", podPerTask, "seed_pods.multiple_instances.wf", input, instances},
+		{"seed: multiple instances (4 chained)", actor, "seed.multiple_instances.wf", input, instances},
+		{"seed: multiple tasks (+ child launch plan)", podPerTask, "seed_pods.multiple_tasks.my_parent_wf", name, tasks},
+		{"seed: multiple tasks (+ child launch plan)", actor, "seed.multiple_tasks.my_parent_wf", name, tasks},
+		// Pods share no process: check_set finds no RUN_KEY_EX and returns None for a str.
+		{"seed: custom pod templates", podPerTask, "seed_pods.custom_pod_templates.wf", nil,
+			failsIn("n1", "Python value cannot be None", "check_set fails: RUN_KEY_EX unset in its own pod")},
+		{"seed: custom pod templates", actor, "seed.custom_pod_templates.wf", nil,
+			outputsAre(map[string]string{"o0": "compile_time", "o1": "run_time"})},
+	}
 }
 
 func run(d *demoT) error {
@@ -63,60 +106,46 @@ func run(d *demoT) error {
 	fmt.Println("  etcd + kube-apiserver (in process), FlytePropeller v1.16.8 with the actor plugin (subprocess),")
 	fmt.Println("  a local kubelet that runs pods as processes, flytekit from .venv serializing and running the tasks.")
 	start := time.Now()
-	stack := harness.Start(d, src, harness.Options{})
+	stack := harness.Start(d, src, harness.Options{BuildProgress: os.Stdout})
 	fmt.Printf("stack up in %s (%s)\n\n", time.Since(start).Round(time.Millisecond), describeTimings(stack.Timings))
 
-	reg, err := stack.Serialize(ctx, src, "localhost/flytekit:local", "basics", "actors", "seed")
+	reg, err := stack.Serialize(ctx, src, "localhost/flytekit:local", "basics", "actors", "seed", "seed_pods")
 	if err != nil {
 		return err
 	}
-	x := func(v int64) map[string]*idlcore.Literal {
-		return map[string]*idlcore.Literal{"x": coreutils.MustMakeLiteral(v)}
-	}
+	fmt.Printf("%-44s %-13s %10s %5s  %s\n", "workflow", "runs as", "wall time", "pods", "output")
 	var rows []row
-	pods := func() int { return len(stack.Kubelet.StartedPods()) }
-
-	before := pods()
-	podRun, err := stack.Run(ctx, reg, "basics.chain.chain", x(41), 5*time.Minute)
-	if err != nil {
+	var warmChain string
+	for _, r := range runs() {
+		before := len(stack.Kubelet.StartedPods())
+		exec, runErr := stack.Run(ctx, reg, r.launchPlan, r.inputs, 5*time.Minute)
+		if exec == nil {
+			return runErr
+		}
+		if r.what == "chain of 3 tasks, environment warm" {
+			warmChain = exec.Name
+		}
+		rw := row{r.what, r.runtime, exec.Duration(), len(stack.Kubelet.StartedPods()) - before, r.check(ctx, exec, runErr)}
+		fmt.Printf("%-44s %-13s %10s %5d  %s\n", rw.what, rw.runtime, rw.wall.Round(time.Millisecond), rw.pods, rw.outcome)
+		rows = append(rows, rw)
+	}
+	if err := printExecutors(ctx, stack, warmChain); err != nil {
 		return err
 	}
-	rows = append(rows, row{"chain of 3 tasks (x+1, x+1, x+1)", "pod per task", podRun.Duration(), pods() - before,
-		checkInt(podRun, "o0", 44)})
-
-	before = pods()
-	cold, err := stack.Run(ctx, reg, "actors.chain.chain", x(41), 5*time.Minute)
-	if err != nil {
-		return err
-	}
-	rows = append(rows, row{"chain of 3 tasks, environment cold", "actor", cold.Duration(), pods() - before, checkInt(cold, "o0", 44)})
-
-	before = pods()
-	warm, err := stack.Run(ctx, reg, "actors.chain.chain", x(41), 5*time.Minute)
-	if err != nil {
-		return err
-	}
-	rows = append(rows, row{"chain of 3 tasks, environment warm", "actor", warm.Duration(), pods() - before, checkInt(warm, "o0", 44)})
-
-	before = pods()
-	hello, err := stack.Run(ctx, reg, "seed.hello_world.wf", nil, 5*time.Minute)
-	if err != nil {
-		return err
-	}
-	rows = append(rows, row{"seed: hello world", "actor", hello.Duration(), pods() - before, checkString(hello, "o0", "hello")})
-
-	before = pods()
-	instances, err := stack.Run(ctx, reg, "seed.multiple_instances.wf", map[string]*idlcore.Literal{"input": coreutils.MustMakeLiteral(0)}, 5*time.Minute)
-	if err != nil {
-		return err
-	}
-	rows = append(rows, row{"seed: multiple instances (4 chained)", "actor", instances.Duration(), pods() - before, checkInt(instances, "o0", 4)})
-
-	fmt.Printf("%-40s %-13s %10s %5s  %s\n", "workflow", "runs as", "wall time", "pods", "output")
+	var wrong []string
 	for _, r := range rows {
-		fmt.Printf("%-40s %-13s %10s %5d  %s\n", r.what, r.runtime, r.wall.Round(time.Millisecond), r.pods, r.check)
+		if !r.outcome.expected {
+			wrong = append(wrong, fmt.Sprintf("%s (%s): %s", r.what, r.runtime, r.outcome.text))
+		}
 	}
+	if len(wrong) > 0 {
+		return fmt.Errorf("not as expected:\n  %s", strings.Join(wrong, "\n  "))
+	}
+	return nil
+}
 
+// printExecutors lists each executor pod's tasks and, for the warm chain, the gaps between its tasks.
+func printExecutors(ctx context.Context, stack *harness.Stack, warmChain string) error {
 	executors, err := stack.ExecutorPods(ctx)
 	if err != nil {
 		return err
@@ -128,13 +157,8 @@ func run(d *demoT) error {
 		for _, s := range spans {
 			fmt.Printf("  %-24s ran %8s\n", s.TaskID, s.End.Sub(s.Start).Round(time.Microsecond))
 		}
-		if gaps := gapsWithin(spans, warm.Name); len(gaps) > 0 {
+		if gaps := gapsWithin(spans, warmChain); len(gaps) > 0 {
 			fmt.Printf("  warm chain: from one task's end to the next one's start: %s\n", formatDurations(gaps))
-		}
-	}
-	for _, r := range rows {
-		if strings.HasPrefix(r.check, "WRONG") {
-			return fmt.Errorf("%s: %s", r.what, r.check)
 		}
 	}
 	return nil
@@ -151,25 +175,9 @@ func gapsWithin(spans []harness.TaskSpan, execution string) []time.Duration {
 	return harness.Gaps(mine)
 }
 
-func checkInt(e *harness.Execution, key string, want int64) string {
-	got := e.Outputs.GetLiterals()[key].GetScalar().GetPrimitive().GetInteger()
-	if got != want {
-		return fmt.Sprintf("WRONG: %s = %d, want %d", key, got, want)
-	}
-	return fmt.Sprintf("%s = %d, as expected", key, got)
-}
-
-func checkString(e *harness.Execution, key, want string) string {
-	got := e.Outputs.GetLiterals()[key].GetScalar().GetPrimitive().GetStringValue()
-	if got != want {
-		return fmt.Sprintf("WRONG: %s = %q, want %q", key, got, want)
-	}
-	return fmt.Sprintf("%s = %q, as expected", key, got)
-}
-
 func describeTimings(t map[string]time.Duration) string {
 	var parts []string
-	for _, k := range []string{"build", "etcd", "apiserver", "crd", "kubelet", "propeller"} {
+	for _, k := range []string{"build", "etcd", "apiserver", "crd", "kubelet", "admin", "propeller"} {
 		parts = append(parts, fmt.Sprintf("%s %s", k, t[k].Round(time.Millisecond)))
 	}
 	return strings.Join(parts, ", ")

@@ -1,8 +1,4 @@
-"""The seed's "Hello world" example, with this project's import in place of union.actor; the workflow
-returns the greeting so that the demo can check it."""
-
-from flytekit import Resources, workflow
-
+from flytekit import workflow, Resources
 from flyteactors import ActorEnvironment
 
 actor = ActorEnvironment(
@@ -22,5 +18,5 @@ def say_hello() -> str:
 
 
 @workflow
-def wf() -> str:
-    return say_hello()
+def wf():
+    say_hello()

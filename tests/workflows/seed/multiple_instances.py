@@ -1,7 +1,4 @@
-"""The seed's "Multiple instances of the same task" example, with this project's import."""
-
-from flytekit import Resources, workflow
-
+from flytekit import workflow, Resources
 from flyteactors import ActorEnvironment
 
 actor = ActorEnvironment(
