@@ -15,7 +15,7 @@ GO_PACKAGES := ./...
 # Integration tests build a kube-apiserver and propeller: give them room.
 INTEGRATION_TIMEOUT ?= 40m
 
-.PHONY: all venv generate build images lint test test-unit test-fuzz test-python test-integration fuzz bench demo clean
+.PHONY: all venv generate build images lint test test-unit test-fuzz test-python test-integration chart-test fuzz bench demo clean
 
 all: generate lint build test
 
@@ -66,8 +66,9 @@ lint: venv
 	$(VENV)/bin/ruff check python tests/workflows
 	$(VENV)/bin/ruff format --check python tests/workflows
 
-## test: every test: Go unit tests, a short fuzz run, Python tests, and the integration tests on the real stack.
-test: test-unit test-fuzz test-python test-integration
+## test: every test: Go unit tests, a short fuzz run, Python tests, the chart's tests, and the integration
+## tests on the real stack.
+test: test-unit test-fuzz test-python chart-test test-integration
 
 test-unit:
 	go test -race -count=1 $(GO_PACKAGES)
@@ -86,6 +87,13 @@ test-python: venv
 
 test-integration: venv
 	cd tests && go test -count=1 -timeout $(INTEGRATION_TIMEOUT) -v ./...
+
+## chart-test: the Helm chart (charts/flyte-actors): Helm's lint as `helm lint --strict` runs it, rendering
+## with default and full values, the values schema, and the rendered objects and RBAC on a real
+## kube-apiserver (tests/chart, Helm as a library). The integration test that runs propeller with the
+## chart's configuration is TestChartConfigRunsActorWorkflow, part of test-integration.
+chart-test:
+	cd tests && go test -count=1 -timeout 10m -v ./chart/...
 
 ## bench: Go benchmarks; each figure also printed as `BENCH <name> <value> <unit>`.
 bench:

@@ -130,6 +130,7 @@ catalog-cache:
 admin:
   endpoint: dns:///{{.AdminAddress}}
   insecure: true
+{{- if not .ProductConfig}}
 tasks:
   task-plugins:
     enabled-plugins:
@@ -152,6 +153,7 @@ plugins:
     start-timeout: {{.StartTimeout}}
     tls:
       secret-namespace: {{.Namespace}}
+{{- end}}
 storage:
   type: stow
   stow:
@@ -176,6 +178,9 @@ type propellerSettings struct {
 	ExecutorImage string
 	StartTimeout  time.Duration
 	LogLevel      int
+	// ProductConfig, if set, is propeller configuration loaded after the harness's own (see
+	// Options.PropellerConfig); the harness then leaves the task plugins and plugins.actor to it.
+	ProductConfig string
 }
 
 // propeller is a running FlytePropeller subprocess.
@@ -207,6 +212,11 @@ func startPropeller(ctx context.Context, root, dir string, kube *rest.Config, s 
 	logFile, err := os.Create(logPath)
 	if err != nil {
 		return nil, err
+	}
+	if s.ProductConfig != "" {
+		if configPath, err = writeProductConfig(dir, configPath, s.ProductConfig); err != nil {
+			return nil, err
+		}
 	}
 	cmd := exec.Command(filepath.Join(root, PropellerBinary), "--config", configPath)
 	cmd.Stdout, cmd.Stderr = logFile, logFile

@@ -41,6 +41,11 @@ type Options struct {
 	// StartTimeout is plugins.actor.start-timeout: how long a task waits for an executor of its
 	// environment to run. Default 2 minutes.
 	StartTimeout time.Duration
+	// PropellerConfig, if set, is FlytePropeller configuration (YAML) of the product under test, e.g. the
+	// flyte-actors chart's; propeller loads it after the harness's own file, as a cluster loads the
+	// chart's file after flyte-core's. The harness's file then sets no task plugins and no plugins.actor:
+	// those come from PropellerConfig alone, which must also carry the stack's executor port and image.
+	PropellerConfig string
 }
 
 // Stack is a running stack. Everything it started stops when the test (or demo) cleans up, in the
@@ -184,6 +189,7 @@ func start(t T, workflowSrc string, opts Options) (*Stack, error) {
 		Namespace: s.Namespace, ProfPort: profPort, PoolPort: poolPort, AdminAddress: adminAddress,
 		StorageRoot: s.StorageRoot, Bucket: Bucket,
 		ExecutorImage: ExecutorImage, StartTimeout: opts.StartTimeout, LogLevel: opts.PropellerLogLevel,
+		ProductConfig: opts.PropellerConfig,
 	})
 	if err != nil {
 		return nil, err

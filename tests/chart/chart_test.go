@@ -1,0 +1,407 @@
+package chart
+
+import (
+	"os"
+	"path/filepath"
+	"reflect"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"helm.sh/helm/v3/pkg/chartutil"
+	"helm.sh/helm/v3/pkg/lint"
+	"helm.sh/helm/v3/pkg/lint/support"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"sigs.k8s.io/yaml"
+
+	"github.com/flyteactors/flyteactors/plugin"
+	"github.com/flyteactors/flyteactors/tests/harness"
+)
+
+func TestMain(m *testing.M) {
+	harness.Setup()
+	os.Exit(m.Run())
+}
+
+// defaultRelease is the install the README shows: helm install flyte-actors charts/flyte-actors -n flyte.
+var defaultRelease = Release{Name: "flyte-actors", Namespace: "flyte"}
+
+func chartDir(t *testing.T) string {
+	t.Helper()
+	dir, err := Dir()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+func fullValues(t *testing.T) map[string]any {
+	t.Helper()
+	values, err := ValuesFile(filepath.Join("testdata", "full-values.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return values
+}
+
+func render(t *testing.T, release Release, values map[string]any) *Rendered {
+	t.Helper()
+	r, err := Render(chartDir(t), release, values)
+	if err != nil {
+		t.Fatalf("render: %v", err)
+	}
+	return r
+}
+
+// propellerConfig returns the rendered propeller configuration, parsed.
+func propellerConfig(t *testing.T, r *Rendered) map[string]any {
+	t.Helper()
+	text, err := r.PropellerConfig()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var config map[string]any
+	if err := yaml.UnmarshalStrict([]byte(text), &config); err != nil {
+		t.Fatalf("propeller config is not YAML: %v\n%s", err, text)
+	}
+	return config
+}
+
+func lookup(t *testing.T, tree map[string]any, path ...string) any {
+	t.Helper()
+	v, ok, err := unstructured.NestedFieldNoCopy(tree, path...)
+	if err != nil || !ok {
+		t.Fatalf("%s: missing (%v)", strings.Join(path, "."), err)
+	}
+	return v
+}
+
+func wantEqual(t *testing.T, what string, got, want any) {
+	t.Helper()
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("%s = %#v, want %#v", what, got, want)
+	}
+}
+
+// TestHelmLint runs what `helm lint --strict` runs (Helm's lint package) with the default values and
+// with the full values file: any warning or error fails.
+func TestHelmLint(t *testing.T) {
+	kube, err := chartutil.ParseKubeVersion(KubeVersion)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, values := range map[string]map[string]any{"default values": nil, "full values": fullValues(t)} {
+		t.Run(name, func(t *testing.T) {
+			linter := lint.AllWithKubeVersion(chartDir(t), values, defaultRelease.Namespace, kube)
+			for _, m := range linter.Messages {
+				if m.Severity > support.InfoSev {
+					t.Errorf("helm lint: %s", m)
+				} else {
+					t.Logf("helm lint: %s", m)
+				}
+			}
+		})
+	}
+}
+
+func TestRenderDefaults(t *testing.T) {
+	r := render(t, defaultRelease, nil)
+	wantEqual(t, "objects", r.Kinds(), []string{
+		"ConfigMap/flyte-actors-propeller-config",
+		"NetworkPolicy/flyte-actors-executor-port",
+		"ClusterRole/flyte-actors-pool",
+		"ClusterRoleBinding/flyte-actors-pool",
+		"Service/flyte-actors",
+	})
+	config := propellerConfig(t, r)
+	wantEqual(t, "enabled-plugins", lookup(t, config, "tasks", "task-plugins", "enabled-plugins"),
+		[]any{"container", "sidecar", "k8s-array", "connector-service", "echo", "actor"})
+	wantEqual(t, "default-for-task-types", lookup(t, config, "tasks", "task-plugins", "default-for-task-types"),
+		map[string]any{"actor": "actor", "fast-task": "actor"})
+	wantEqual(t, "propeller.queue.type", lookup(t, config, "propeller", "queue", "type"), "simple")
+	actor := lookup(t, config, "plugins", "actor").(map[string]any)
+	wantEqual(t, "listen-address", actor["listen-address"], ":8089")
+	wantEqual(t, "advertise-address", actor["advertise-address"], "flyte-actors.flyte.svc.cluster.local:8089")
+	wantEqual(t, "executor-image", actor["executor-image"], "flyteactors/actor-executor:0.1.0")
+	wantEqual(t, "tls", actor["tls"], map[string]any{"mode": "auto", "secret-name": "flyte-actors-tls", "secret-namespace": "flyte"})
+
+	service := r.Object("Service", "flyte-actors")
+	wantEqual(t, "Service selector", lookup(t, service.Object, "spec", "selector"), map[string]any{"app.kubernetes.io/name": "flytepropeller"})
+	wantEqual(t, "Service ports", lookup(t, service.Object, "spec", "ports"), []any{
+		map[string]any{"name": "grpc-executor", "protocol": "TCP", "port": int64(8089), "targetPort": int64(8089)},
+		map[string]any{"name": "http-metrics", "protocol": "TCP", "port": int64(10254), "targetPort": int64(10254)},
+	})
+	binding := r.Object("ClusterRoleBinding", "flyte-actors-pool")
+	wantEqual(t, "binding subjects", lookup(t, binding.Object, "subjects"), []any{
+		map[string]any{"kind": "ServiceAccount", "name": "flytepropeller", "namespace": "flyte"},
+	})
+	policy := r.Object("NetworkPolicy", "flyte-actors-executor-port")
+	wantEqual(t, "NetworkPolicy ingress", lookup(t, policy.Object, "spec", "ingress"), []any{
+		map[string]any{
+			"from": []any{map[string]any{
+				"namespaceSelector": map[string]any{},
+				"podSelector":       map[string]any{"matchLabels": map[string]any{"actors.flyte.org/role": "executor"}},
+			}},
+			"ports": []any{map[string]any{"protocol": "TCP", "port": int64(8089)}},
+		},
+		map[string]any{"ports": []any{map[string]any{"protocol": "TCP", "port": int64(10254)}}},
+	})
+}
+
+func TestRenderFullValues(t *testing.T) {
+	r := render(t, Release{Name: "actors", Namespace: "flyte-system"}, fullValues(t))
+	wantEqual(t, "objects", r.Kinds(), []string{
+		"ConfigMap/flyte-actors-full-propeller-config",
+		"NetworkPolicy/flyte-actors-full-executor-port",
+		"ClusterRole/flyte-actors-full-pool",
+		"ClusterRoleBinding/flyte-actors-full-pool",
+		"Service/flyte-actors-full",
+		"ServiceMonitor/flyte-actors-full",
+	})
+	for _, o := range r.Objects {
+		if o.GetLabels()["team"] != "ml-platform" || o.GetLabels()["app.kubernetes.io/name"] != "actors" {
+			t.Errorf("%s/%s: labels %v lack commonLabels or nameOverride", o.GetKind(), o.GetName(), o.GetLabels())
+		}
+	}
+	config := propellerConfig(t, r)
+	wantEqual(t, "enabled-plugins", lookup(t, config, "tasks", "task-plugins", "enabled-plugins"),
+		[]any{"container", "sidecar", "k8s-array", "ray", "actor"})
+	actor := lookup(t, config, "plugins", "actor").(map[string]any)
+	for key, want := range map[string]any{
+		"listen-address": ":9089", "advertise-address": "actors.flyte.example.com:9089",
+		"executor-image":             "registry.example.com/flyteactors/actor-executor:v0.1.0-rc1",
+		"executor-image-pull-policy": "Always", "executor-command": []any{"/usr/local/bin/actor-executor"},
+		"start-timeout": "3m", "warmup-timeout": "2m", "default-ttl": "5m", "heartbeat-interval": "10s",
+		"missed-heartbeats": int64(4), "resync-interval": "1m", "reconnect-grace": "45s", "orphan-grace": "5m",
+		"forget-after": "2h", "max-retry-interval": "10m", "max-replicas": int64(20), "max-parallelism": int64(8),
+		"max-ttl": "6h",
+		"tls": map[string]any{"mode": "files", "cert-file": "/etc/actors/tls/tls.crt",
+			"key-file": "/etc/actors/tls/tls.key", "ca-file": "/etc/actors/tls/ca.crt"},
+	} {
+		wantEqual(t, "plugins.actor."+key, normalizeNumbers(actor[key]), want)
+	}
+	monitor := r.Object("ServiceMonitor", "flyte-actors-full")
+	wantEqual(t, "ServiceMonitor endpoints", lookup(t, monitor.Object, "spec", "endpoints"), []any{
+		map[string]any{"port": "http-metrics", "path": "/metrics", "interval": "15s", "scrapeTimeout": "10s"},
+	})
+	wantEqual(t, "ServiceMonitor release label", monitor.GetLabels()["release"], "kube-prometheus-stack")
+	policy := r.Object("NetworkPolicy", "flyte-actors-full-executor-port")
+	metrics := lookup(t, policy.Object, "spec", "ingress").([]any)[1].(map[string]any)
+	wantEqual(t, "metrics port peers", metrics["from"], []any{map[string]any{
+		"namespaceSelector": map[string]any{"matchLabels": map[string]any{"kubernetes.io/metadata.name": "monitoring"}},
+		"podSelector":       map[string]any{"matchLabels": map[string]any{"app.kubernetes.io/name": "prometheus"}},
+	}})
+}
+
+// normalizeNumbers makes YAML integers comparable whatever Go type the decoder chose.
+func normalizeNumbers(v any) any {
+	switch n := v.(type) {
+	case int:
+		return int64(n)
+	case float64:
+		if n == float64(int64(n)) {
+			return int64(n)
+		}
+	}
+	return v
+}
+
+// TestFullValuesSetEveryValue keeps testdata/full-values.yaml full: every value of values.yaml is set
+// there, and away from its default unless turning it off would hide objects the full render checks.
+func TestFullValuesSetEveryValue(t *testing.T) {
+	defaults, err := ValuesFile(filepath.Join(chartDir(t), "values.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	keptOn := []string{"rbac.create", "networkPolicy.enabled"}
+	full := leaves(fullValues(t), "")
+	for path, def := range leaves(defaults, "") {
+		got, ok := full[path]
+		if !ok && isEmptyMap(def) {
+			ok = slices.ContainsFunc(mapsKeys(full), func(p string) bool { return strings.HasPrefix(p, path+".") })
+			got = nil
+		}
+		switch {
+		case !ok:
+			t.Errorf("full-values.yaml does not set %s", path)
+		case got != nil && reflect.DeepEqual(got, def) && !slices.Contains(keptOn, path):
+			t.Errorf("full-values.yaml sets %s to its default %v", path, def)
+		}
+	}
+}
+
+// leaves flattens values into dotted paths of scalars, lists and empty maps; a map of labels counts as
+// one value.
+func leaves(values map[string]any, prefix string) map[string]any {
+	out := map[string]any{}
+	for k, v := range values {
+		path := prefix + k
+		if m, ok := v.(map[string]any); ok && len(m) > 0 && !isLabelMap(path) {
+			for p, leaf := range leaves(m, path+".") {
+				out[p] = leaf
+			}
+			continue
+		}
+		out[path] = v
+	}
+	return out
+}
+
+func isLabelMap(path string) bool {
+	return slices.Contains([]string{"propeller.podSelector", "commonLabels", "serviceMonitor.labels"}, path)
+}
+
+func isEmptyMap(v any) bool { m, ok := v.(map[string]any); return ok && len(m) == 0 }
+
+func mapsKeys(m map[string]any) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	return keys
+}
+
+// TestSchemaRejectsMistakes: a misspelt key or a wrong value fails the install with a message naming it.
+func TestSchemaRejectsMistakes(t *testing.T) {
+	for _, c := range []struct{ name, values, want string }{
+		{"misspelt top-level key", "tsl: {mode: files}", "tsl"},
+		{"misspelt nested key", "pool: {startTimout: 5m}", "startTimout"},
+		{"misspelt deep key", "tls: {files: {secretname: x}}", "secretname"},
+		{"port as a string", `executorService: {port: "8089"}`, "port"},
+		{"port out of range", "executorService: {port: 70000}", "port"},
+		{"not a duration", "pool: {reconnectGrace: 20}", "reconnectGrace"},
+		{"unitless duration", "limits: {maxTTL: '24'}", "maxTTL"},
+		{"unknown TLS mode", "tls: {mode: manual}", "mode"},
+		{"files mode without a Secret", "tls: {mode: files}", "secretName"},
+		{"plugins without actor", "propeller: {enabledPlugins: [container, sidecar]}", "enabledPlugins"},
+		{"unknown pull policy", "executor: {image: {pullPolicy: Sometimes}}", "pullPolicy"},
+		{"advertise address without a port", "executorService: {advertiseAddress: flyte-actors.flyte}", "advertiseAddress"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			values, err := chartutil.ReadValues([]byte(c.values))
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = Render(chartDir(t), defaultRelease, values.AsMap())
+			if err == nil {
+				t.Fatalf("values %q rendered; want a schema error", c.values)
+			}
+			if !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("error does not name %q:\n%v", c.want, err)
+			}
+			t.Logf("rejected: %v", err)
+		})
+	}
+}
+
+// TestChartDefaultsArePluginDefaults: every plugins.actor key the chart writes is one the plugin has,
+// and with default values it writes the plugin's own default, except where the chart knows better
+// (the address of its Service, its executor image, the namespace it is installed in).
+func TestChartDefaultsArePluginDefaults(t *testing.T) {
+	ownValue := map[string]bool{"advertise-address": true, "executor-image": true, "tls.secret-namespace": true}
+	flags := plugin.Config{}.GetPFlagSet("")
+	actor := lookup(t, propellerConfig(t, render(t, defaultRelease, nil)), "plugins", "actor").(map[string]any)
+	written := leaves(actor, "")
+	for key, value := range written {
+		flag := flags.Lookup(key)
+		if flag == nil {
+			t.Errorf("the chart writes plugins.actor.%s, which the plugin does not have (propeller loads its configuration leniently and would ignore it)", key)
+			continue
+		}
+		if ownValue[key] {
+			continue
+		}
+		if !sameSetting(value, flag.DefValue) {
+			t.Errorf("plugins.actor.%s: the chart's default %v is not the plugin's %s", key, value, flag.DefValue)
+		}
+	}
+	for _, key := range []string{"listen-address", "executor-image-pull-policy", "start-timeout", "reconnect-grace", "tls.mode", "tls.secret-name"} {
+		if _, ok := written[key]; !ok {
+			t.Errorf("the chart does not write plugins.actor.%s", key)
+		}
+	}
+}
+
+// sameSetting compares a YAML value with a pflag default: durations by their length, lists by their
+// items (pflag shows "[a,b]"), everything else as text.
+func sameSetting(value any, flagDefault string) bool {
+	if s, ok := value.(string); ok {
+		d1, err1 := time.ParseDuration(s)
+		d2, err2 := time.ParseDuration(flagDefault)
+		if err1 == nil && err2 == nil {
+			return d1 == d2
+		}
+	}
+	if list, ok := value.([]any); ok {
+		items := make([]string, len(list))
+		for i, item := range list {
+			items[i] = item.(string)
+		}
+		return "["+strings.Join(items, ",")+"]" == flagDefault
+	}
+	return strings.TrimSpace(strings.TrimSuffix(strings.TrimPrefix(yamlText(value), "'"), "'")) == flagDefault
+}
+
+func yamlText(v any) string {
+	out, _ := yaml.Marshal(v)
+	return strings.TrimSpace(string(out))
+}
+
+// flyteCoreValues returns the flyte-core values NOTES.txt tells the operator to add.
+func flyteCoreValues(t *testing.T, notes string) map[string]any {
+	t.Helper()
+	start := strings.Index(notes, "# flyte-core-actors.yaml\n")
+	end := strings.Index(notes, "# end of flyte-core-actors.yaml")
+	if start < 0 || end < start {
+		t.Fatalf("NOTES.txt has no flyte-core values block:\n%s", notes)
+	}
+	var values map[string]any
+	if err := yaml.UnmarshalStrict([]byte(notes[start:end]), &values); err != nil {
+		t.Fatalf("the flyte-core values in NOTES.txt are not YAML: %v\n%s", err, notes[start:end])
+	}
+	return values
+}
+
+// TestNotesWireFlyteCore: the flyte-core values NOTES.txt prints swap propeller's image, mount the
+// chart's ConfigMap where propeller's config pattern finds it after flyte-core's own files, and in files
+// mode mount the TLS Secret where the configuration looks for the certificate.
+func TestNotesWireFlyteCore(t *testing.T) {
+	r := render(t, Release{Name: "actors", Namespace: "flyte-system"}, fullValues(t))
+	values := flyteCoreValues(t, r.Notes)
+	propeller := values["flytepropeller"].(map[string]any)
+	wantEqual(t, "image", propeller["image"], map[string]any{
+		"repository": "registry.example.com/flyteactors/flytepropeller", "tag": "v0.1.0-rc1"})
+	pattern := propeller["configPath"].(string)
+	mounts := map[string]string{}
+	for _, m := range propeller["additionalVolumeMounts"].([]any) {
+		mount := m.(map[string]any)
+		mounts[mount["name"].(string)] = mount["mountPath"].(string)
+	}
+	volumes := map[string]map[string]any{}
+	for _, v := range propeller["additionalVolumes"].([]any) {
+		volume := v.(map[string]any)
+		volumes[volume["name"].(string)] = volume
+	}
+	// flyte-core mounts its own ConfigMap at /etc/flyte/config; propeller merges matches in name order.
+	flyteCoreFile, chartFile := "/etc/flyte/config/core.yaml", filepath.Join(mounts["flyte-actors-config"], ConfigFile)
+	for _, f := range []string{flyteCoreFile, chartFile} {
+		if ok, _ := filepath.Match(pattern, f); !ok {
+			t.Errorf("configPath %q does not find %s", pattern, f)
+		}
+	}
+	if filepath.Dir(chartFile) <= filepath.Dir(flyteCoreFile) {
+		t.Errorf("the chart's file %s does not sort after flyte-core's %s: flyte-core's would win", chartFile, flyteCoreFile)
+	}
+	wantEqual(t, "config volume", volumes["flyte-actors-config"]["configMap"], map[string]any{"name": "flyte-actors-full-propeller-config"})
+	wantEqual(t, "TLS volume", volumes["flyte-actors-tls"]["secret"], map[string]any{"secretName": "flyte-actors-cert"})
+	certFile := lookup(t, propellerConfig(t, r), "plugins", "actor", "tls", "cert-file").(string)
+	if filepath.Dir(certFile) != filepath.Clean(mounts["flyte-actors-tls"]) {
+		t.Errorf("cert-file %s is not in the TLS Secret's mount %s", certFile, mounts["flyte-actors-tls"])
+	}
+
+	defaults := flyteCoreValues(t, render(t, defaultRelease, nil).Notes)["flytepropeller"].(map[string]any)
+	if len(defaults["additionalVolumes"].([]any)) != 1 {
+		t.Errorf("auto TLS mode mounts more than the ConfigMap: %v", defaults["additionalVolumes"])
+	}
+}
