@@ -106,14 +106,15 @@ func startEtcd(t T) (string, error) {
 	return client.String(), nil
 }
 
-// startAPIServer starts a kube-apiserver in this process, backed by the etcd at etcdURL.
-func startAPIServer(t T, etcdURL string) (*rest.Config, func(), error) {
+// startAPIServer starts a kube-apiserver in this process, backed by the etcd at etcdURL, with flags
+// besides the harness's own.
+func startAPIServer(t T, etcdURL string, flags ...string) (*rest.Config, func(), error) {
 	storage := storagebackend.NewDefaultConfig("/registry", nil)
 	storage.Transport.ServerList = []string{etcdURL}
-	srv, err := kubeapiservertesting.StartTestServer(t, nil, []string{
+	srv, err := kubeapiservertesting.StartTestServer(t, nil, append([]string{
 		// No controller-manager runs, so nothing would make the service account tokens it asks for.
 		"--disable-admission-plugins=ServiceAccount",
-	}, storage)
+	}, flags...), storage)
 	if err != nil {
 		return nil, nil, fmt.Errorf("start kube-apiserver: %w", err)
 	}

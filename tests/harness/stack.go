@@ -22,6 +22,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 
@@ -41,6 +42,11 @@ type Options struct {
 	// StartTimeout is plugins.actor.start-timeout: how long a task waits for an executor of its
 	// environment to run. Default 2 minutes.
 	StartTimeout time.Duration
+	// PropellerRoles, if not nil, makes the API server authorize by RBAC and FlytePropeller run as its
+	// ServiceAccount (PropellerServiceAccount), bound to PropellerCoreRole (what a stock propeller needs)
+	// and to these roles (what the product under test adds, e.g. the chart's). Nil: propeller is the
+	// API server's admin.
+	PropellerRoles []*rbacv1.ClusterRole
 	// PropellerConfig, if set, is FlytePropeller configuration (YAML) of the product under test, e.g. the
 	// flyte-actors chart's; propeller loads it after the harness's own file, as a cluster loads the
 	// chart's file after flyte-core's. The harness's file then sets no task plugins and no plugins.actor:
@@ -123,7 +129,11 @@ func start(t T, workflowSrc string, opts Options) (*Stack, error) {
 		return nil, err
 	}
 	lap("etcd")
-	kubeCfg, tearDown, err := startAPIServer(t, etcdURL)
+	var apiFlags []string
+	if opts.PropellerRoles != nil {
+		apiFlags = append(apiFlags, "--authorization-mode=RBAC")
+	}
+	kubeCfg, tearDown, err := startAPIServer(t, etcdURL, apiFlags...)
 	if err != nil {
 		return nil, err
 	}
@@ -185,7 +195,13 @@ func start(t T, workflowSrc string, opts Options) (*Stack, error) {
 	if err != nil {
 		return nil, err
 	}
-	p, err := startPropeller(ctx, root, s.dir, kubeCfg, propellerSettings{
+	propellerKube := kubeCfg
+	if opts.PropellerRoles != nil {
+		if propellerKube, err = bindPropeller(ctx, s.Kube, kubeCfg, opts.PropellerRoles); err != nil {
+			return nil, err
+		}
+	}
+	p, err := startPropeller(ctx, root, s.dir, propellerKube, propellerSettings{
 		Namespace: s.Namespace, ProfPort: profPort, PoolPort: poolPort, AdminAddress: adminAddress,
 		StorageRoot: s.StorageRoot, Bucket: Bucket,
 		ExecutorImage: ExecutorImage, StartTimeout: opts.StartTimeout, LogLevel: opts.PropellerLogLevel,
