@@ -15,7 +15,7 @@ GO_PACKAGES := ./...
 # Integration tests build a kube-apiserver and propeller: give them room.
 INTEGRATION_TIMEOUT ?= 40m
 
-.PHONY: all venv generate build images lint test test-unit test-fuzz test-python test-integration chart-test fuzz bench demo clean
+.PHONY: all venv generate build images lint test test-unit test-fuzz test-python test-integration chart-test fuzz chaos soak bench demo clean
 
 all: generate lint build test
 
@@ -94,6 +94,18 @@ test-integration: venv
 ## chart's configuration is TestChartConfigRunsActorWorkflow, part of test-integration.
 chart-test:
 	cd tests && go test -count=1 -timeout 10m -v ./chart/...
+
+## chaos: 2,000 actor tasks over 20 executors with executors killed and propeller restarted; prints the
+## CHAOS line (CI runs TestChaos with 200 tasks). CHAOS_TASKS sets the size.
+CHAOS_TASKS ?= 2000
+chaos: venv
+	cd tests && CHAOS_TASKS=$(CHAOS_TASKS) go test -count=1 -timeout 60m -run '^TestChaos$$' -v ./integration/ | grep -E '^(CHAOS|--- |ok|FAIL)'
+
+## soak: SOAK_DURATION of steady load through the real stack, printing the memory and goroutines of
+## propeller, the executors and their runtimes every minute.
+SOAK_DURATION ?= 10m
+soak: venv
+	cd tests && go run ./cmd/soak -duration $(SOAK_DURATION)
 
 ## bench: Go benchmarks; each figure also printed as `BENCH <name> <value> <unit>`.
 bench:

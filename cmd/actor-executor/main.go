@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"runtime"
 	"syscall"
 
 	"github.com/flyteactors/flyteactors/executor"
@@ -42,6 +43,21 @@ func main() {
 	}
 }
 
+// reportOnSignal prints the executor's goroutines and memory to stderr (the pod's log) on every
+// SIGUSR1, so that an operator or a soak test can watch it for leaks.
+func reportOnSignal() {
+	signals := make(chan os.Signal, 1)
+	signal.Notify(signals, syscall.SIGUSR1)
+	go func() {
+		for range signals {
+			var m runtime.MemStats
+			runtime.ReadMemStats(&m)
+			fmt.Fprintf(os.Stderr, "actor-executor stats: goroutines=%d heap_alloc_bytes=%d sys_bytes=%d\n",
+				runtime.NumGoroutine(), m.HeapAlloc, m.Sys)
+		}
+	}()
+}
+
 func run() error {
 	if err := executor.HideToken(); err != nil {
 		return err
@@ -51,6 +67,7 @@ func run() error {
 		return err
 	}
 	cfg.Stdout, cfg.Stderr = os.Stdout, os.Stderr
+	reportOnSignal()
 	x, err := executor.New(cfg)
 	if err != nil {
 		return err

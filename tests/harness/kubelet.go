@@ -123,6 +123,18 @@ func (k *Kubelet) Crash(pod string) error {
 	return fmt.Errorf("no running container for pod %s", pod)
 }
 
+// ContainerPID returns the process id of the container pod (namespace/name) runs now, or 0.
+func (k *Kubelet) ContainerPID(pod string) int {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	for _, p := range k.procs {
+		if p.key == pod && !p.deleted && p.cmd != nil && p.cmd.cmd.Process != nil {
+			return p.cmd.cmd.Process.Pid
+		}
+	}
+	return 0
+}
+
 // stop kills every process and waits for them.
 func (k *Kubelet) stop() {
 	k.mu.Lock()

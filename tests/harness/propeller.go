@@ -208,8 +208,9 @@ func startPropeller(ctx context.Context, root, dir string, kube *rest.Config, s 
 	if err := f.Close(); err != nil {
 		return nil, err
 	}
+	// Appended to: a restarted propeller's log follows its predecessor's.
 	logPath := filepath.Join(dir, "propeller.log")
-	logFile, err := os.Create(logPath)
+	logFile, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		return nil, err
 	}
@@ -274,6 +275,12 @@ func (p *propeller) stop() {
 func (s *Stack) PropellerLog() (string, error) {
 	raw, err := os.ReadFile(s.propeller.logPath)
 	return string(raw), err
+}
+
+// kill stops propeller at once, as a crash does.
+func (p *propeller) kill() {
+	_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
+	<-p.exited
 }
 
 // tail returns the last n lines of propeller's log.

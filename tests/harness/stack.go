@@ -25,6 +25,7 @@ import (
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
 
 	flyteclient "github.com/flyteorg/flyte/flytepropeller/pkg/client/clientset/versioned"
 
@@ -78,7 +79,46 @@ type Stack struct {
 	project, domain, version string
 	registry                 *registry
 	propeller                *propeller
+	// ctx, propellerKube and propellerSettings start propeller again (RestartPropeller).
+	ctx               context.Context
+	propellerKube     *rest.Config
+	propellerSettings propellerSettings
 }
+
+// RestartPropeller stops FlytePropeller, at once (kill: SIGKILL, as a crash) or as a rollout does
+// (SIGTERM), and starts it again on the same ports and configuration, as Kubernetes restarts its pod.
+// It returns when the new one is healthy.
+func (s *Stack) RestartPropeller(kill bool) error {
+	s.StopPropeller(kill)
+	return s.StartPropeller()
+}
+
+// StopPropeller stops FlytePropeller, at once (kill: SIGKILL, as a crash) or as a rollout does
+// (SIGTERM, SIGKILL after 10 s). StartPropeller starts it again.
+func (s *Stack) StopPropeller(kill bool) {
+	if kill {
+		s.propeller.kill()
+	} else {
+		s.propeller.stop()
+	}
+}
+
+// StartPropeller starts the stopped FlytePropeller again, on the same ports and configuration, and
+// returns when it is healthy.
+func (s *Stack) StartPropeller() error {
+	p, err := startPropeller(s.ctx, s.root, s.dir, s.propellerKube, s.propellerSettings)
+	if err != nil {
+		return err
+	}
+	s.propeller = p
+	return nil
+}
+
+// PropellerPID returns the process id of the running FlytePropeller.
+func (s *Stack) PropellerPID() int { return s.propeller.cmd.Process.Pid }
+
+// PropellerProfPort is the port of propeller's profiling and metrics server (/debug/pprof, /metrics).
+func (s *Stack) PropellerProfPort() int { return s.propellerSettings.ProfPort }
 
 // Bucket is the blob store container propeller writes to.
 const Bucket = "flyte"
@@ -195,28 +235,28 @@ func start(t T, workflowSrc string, opts Options) (*Stack, error) {
 	if err != nil {
 		return nil, err
 	}
-	propellerKube := kubeCfg
+	s.propellerKube = kubeCfg
 	if opts.PropellerRoles != nil {
-		if propellerKube, err = bindPropeller(ctx, s.Kube, kubeCfg, opts.PropellerRoles); err != nil {
+		if s.propellerKube, err = bindPropeller(ctx, s.Kube, kubeCfg, opts.PropellerRoles); err != nil {
 			return nil, err
 		}
 	}
-	p, err := startPropeller(ctx, root, s.dir, propellerKube, propellerSettings{
+	s.propellerSettings = propellerSettings{
 		Namespace: s.Namespace, ProfPort: profPort, PoolPort: poolPort, AdminAddress: adminAddress,
 		StorageRoot: s.StorageRoot, Bucket: Bucket,
 		ExecutorImage: ExecutorImage, StartTimeout: opts.StartTimeout, LogLevel: opts.PropellerLogLevel,
 		ProductConfig: opts.PropellerConfig,
-	})
-	if err != nil {
+	}
+	s.ctx = ctx
+	if s.propeller, err = startPropeller(ctx, root, s.dir, s.propellerKube, s.propellerSettings); err != nil {
 		return nil, err
 	}
-	s.propeller = p
 	// Cleanups run last-registered first: pods' processes, then propeller, then the API server.
 	t.Cleanup(func() {
 		if t.Failed() {
-			t.Logf("propeller's log (last lines):\n%s", p.tail(120))
+			t.Logf("propeller's log (last lines):\n%s", s.propeller.tail(120))
 		}
-		p.stop()
+		s.propeller.stop()
 	})
 	t.Cleanup(kubelet.stop)
 	lap("propeller")

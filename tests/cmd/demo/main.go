@@ -22,26 +22,7 @@ import (
 func main() {
 	verbose := flag.Bool("verbose", false, "print every log line of the stack")
 	flag.Parse()
-	harness.Setup()
-	d := newDemoT(*verbose)
-	code := 0
-	func() {
-		defer func() {
-			if r := recover(); r != nil && r != errFatal {
-				panic(r)
-			}
-		}()
-		if err := run(d); err != nil {
-			fmt.Fprintf(os.Stderr, "demo failed: %v\n", err)
-			d.failed = true
-		}
-	}()
-	d.cleanup()
-	if d.failed {
-		fmt.Fprintf(os.Stderr, "the stack's log is in %s\n", d.logPath)
-		code = 1
-	}
-	os.Exit(code)
+	os.Exit(harness.RunProgram("demo", *verbose, run))
 }
 
 // demoRun is one execution the demo makes and how it checks the outcome.
@@ -95,7 +76,7 @@ func runs() []demoRun {
 	}
 }
 
-func run(d *demoT) error {
+func run(d harness.T) error {
 	ctx := context.Background()
 	root, err := harness.RepoRoot()
 	if err != nil {
