@@ -115,12 +115,17 @@ propeller:
   workers: 4
   workflow-reeval-duration: 10s
   downstream-eval-duration: 5s
+  # simple: wake-ups go straight to the queue, as the chart sets. The rate limit is propeller's own
+  # default; client-go's (type default, 10 a second) would hold every workflow back for seconds under
+  # load, since each FlyteWorkflow update the informer sees takes a token.
   queue:
     type: simple
     queue:
-      type: default
-    sub-queue:
-      type: default
+      type: maxof
+      rate: 1000
+      capacity: 10000
+      base-delay: 0s
+      max-delay: 60s
   workflowStore:
     policy: ResourceVersionCache
 event:

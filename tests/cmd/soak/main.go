@@ -47,9 +47,12 @@ func soak(t harness.T, duration, every time.Duration, inFlight int) error {
 		return err
 	}
 	fmt.Printf("soak: %s of load, %d workflows of 20 actor tasks in flight over 5 environments\n", duration, inFlight)
-	fmt.Printf("%8s %9s %10s %10s %13s %13s %13s %14s\n", "elapsed", "workflows", "propeller", "propeller", "executors",
-		"executors", "runtimes", "runtimes")
-	fmt.Printf("%8s %9s %10s %10s %13s %13s %13s %14s\n", "", "done", "RSS MiB", "goroutines", "RSS MiB", "goroutines", "RSS MiB", "threads")
+	// Live heap is measured after a garbage collection: it is what a process still holds, where RSS also
+	// counts memory the Go runtime has not yet given back.
+	fmt.Printf("%8s %9s %9s %9s %10s %9s %9s %10s %9s %9s\n", "elapsed", "workflows", "propeller", "propeller", "propeller",
+		"executors", "executors", "executors", "runtimes", "runtimes")
+	fmt.Printf("%8s %9s %9s %9s %10s %9s %9s %10s %9s %9s\n", "", "done", "RSS MiB", "live MiB", "goroutines",
+		"RSS MiB", "live MiB", "goroutines", "RSS MiB", "threads")
 
 	var done, failed atomic.Int64
 	var firstErr atomic.Value
@@ -72,9 +75,10 @@ func soak(t harness.T, duration, every time.Duration, inFlight int) error {
 	report := func() {
 		prop := processFigures(stack.PropellerPID())
 		goroutines := propellerGoroutines(stack.PropellerProfPort())
+		live := propellerLiveHeapMiB(stack.PropellerProfPort())
 		executors, runtimes := executorFigures(ctx, stack)
-		fmt.Printf("%8s %9d %10.1f %10d %13s %13s %13s %14s\n", time.Since(start).Round(time.Second), done.Load(),
-			prop.rssMiB, goroutines, executors.rss, executors.goroutines, runtimes.rss, runtimes.threads)
+		fmt.Printf("%8s %9d %9.1f %9.1f %10d %9s %9s %10s %9s %9s\n", time.Since(start).Round(time.Second), done.Load(),
+			prop.rssMiB, live, goroutines, executors.rss, executors.live, executors.goroutines, runtimes.rss, runtimes.threads)
 	}
 	finished := make(chan struct{})
 	go func() {
@@ -149,11 +153,30 @@ func propellerGoroutines(port int) int {
 	return n
 }
 
+// propellerLiveHeapMiB reads propeller's heap after a garbage collection (pprof's heap profile with
+// gc=1 collects first and ends with the runtime's memory statistics).
+func propellerLiveHeapMiB(port int) float64 {
+	resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/debug/pprof/heap?gc=1&debug=1", port))
+	if err != nil {
+		return -1
+	}
+	defer func() { _ = resp.Body.Close() }()
+	s := bufio.NewScanner(resp.Body)
+	s.Buffer(make([]byte, 1<<20), 1<<20)
+	for s.Scan() {
+		if value, ok := strings.CutPrefix(s.Text(), "# HeapAlloc = "); ok {
+			bytes, _ := strconv.ParseFloat(value, 64)
+			return bytes / (1 << 20)
+		}
+	}
+	return -1
+}
+
 // columns are per-process figures, joined for one table cell.
-type columns struct{ rss, goroutines, threads string }
+type columns struct{ rss, live, goroutines, threads string }
 
 // statsLine is what an executor prints on SIGUSR1.
-var statsLine = regexp.MustCompile(`actor-executor stats: goroutines=(\d+)`)
+var statsLine = regexp.MustCompile(`actor-executor stats: goroutines=(\d+) heap_live_bytes=(\d+)`)
 
 // executorFigures asks every executor for its goroutines (SIGUSR1) and reads the memory of the
 // executors and of their Python runtimes.
@@ -162,7 +185,7 @@ func executorFigures(ctx context.Context, stack *harness.Stack) (executors, runt
 	if err != nil {
 		return
 	}
-	var execRSS, execG, rtRSS, rtThreads []string
+	var execRSS, execLive, execG, rtRSS, rtThreads []string
 	for _, p := range pods {
 		key := p.Namespace + "/" + p.Name
 		pid := stack.Kubelet.ContainerPID(key)
@@ -171,15 +194,17 @@ func executorFigures(ctx context.Context, stack *harness.Stack) (executors, runt
 		}
 		_ = syscall.Kill(pid, syscall.SIGUSR1)
 		time.Sleep(100 * time.Millisecond)
-		goroutines := "?"
+		goroutines, live := "?", "?"
 		logs := stack.Kubelet.Logs(key)
 		for i := len(logs) - 1; i >= 0; i-- {
 			if m := statsLine.FindStringSubmatch(logs[i]); m != nil {
-				goroutines = m[1]
+				bytes, _ := strconv.ParseFloat(m[2], 64)
+				goroutines, live = m[1], fmt.Sprintf("%.1f", bytes/(1<<20))
 				break
 			}
 		}
 		execRSS = append(execRSS, fmt.Sprintf("%.0f", processFigures(pid).rssMiB))
+		execLive = append(execLive, live)
 		execG = append(execG, goroutines)
 		for _, child := range children(pid) {
 			f := processFigures(child)
@@ -187,29 +212,35 @@ func executorFigures(ctx context.Context, stack *harness.Stack) (executors, runt
 			rtThreads = append(rtThreads, strconv.Itoa(f.threads))
 		}
 	}
-	return columns{summarize(execRSS), summarize(execG), ""}, columns{summarize(rtRSS), "", summarize(rtThreads)}
+	return columns{rss: summarize(execRSS), live: summarize(execLive), goroutines: summarize(execG)},
+		columns{rss: summarize(rtRSS), threads: summarize(rtThreads)}
 }
 
 // summarize gives the smallest and largest of values, as "min-max".
 func summarize(values []string) string {
-	if len(values) == 0 {
-		return "-"
-	}
-	lo, hi := 1<<62, -1
+	lo, hi := "", ""
+	var loN, hiN float64
 	for _, v := range values {
-		n, err := strconv.Atoi(v)
+		n, err := strconv.ParseFloat(v, 64)
 		if err != nil {
 			continue
 		}
-		lo, hi = min(lo, n), max(hi, n)
+		if lo == "" || n < loN {
+			lo, loN = v, n
+		}
+		if hi == "" || n > hiN {
+			hi, hiN = v, n
+		}
 	}
-	if hi < 0 {
+	switch {
+	case len(values) == 0:
+		return "-"
+	case lo == "":
 		return "?"
+	case lo == hi:
+		return lo
 	}
-	if lo == hi {
-		return strconv.Itoa(lo)
-	}
-	return fmt.Sprintf("%d-%d", lo, hi)
+	return lo + "-" + hi
 }
 
 // children returns the processes whose parent is pid.
