@@ -9,6 +9,7 @@ import tempfile
 import textwrap
 import time
 import types
+import typing
 import weakref
 
 import pytest
@@ -459,3 +460,73 @@ def test_failure_messages_are_truncated_keeping_the_end():
     assert len(failure.message.encode()) <= contract.MAX_FAILURE_MESSAGE_BYTES
     assert failure.message.endswith("the real reason")
     assert "(truncated)" in failure.message
+
+
+def test_map_task_items_leave_no_records_behind(tmp_path, monkeypatch):
+    """flytekit's real pyflyte-map-execute makes a map task object for every item it runs, and flytekit records
+    every entity it makes. In a pod that ends with the process; in a warm runtime the records piled up (about
+    50 KiB an item: the soak's runtimes grew 2 MiB a minute). The records of what a task made at run time go
+    with the task; the tasks its module defines stay."""
+    from flytekit.core.context_manager import FlyteContextManager, FlyteEntities
+    from flytekit.core.type_engine import TypeEngine
+    from flytekit.models.literals import LiteralMap
+
+    workdir = tmp_path / "work"
+    workdir.mkdir()
+    monkeypatch.chdir(workdir)
+    monkeypatch.setattr(sys, "path", [str(tmp_path / "src"), *sys.path])
+    monkeypatch.setattr(FlyteEntities, "entities", list(FlyteEntities.entities))
+    write_module(
+        tmp_path / "src",
+        "mapped",
+        """
+        from flytekit import task
+
+        @task
+        def work(i: int) -> int:
+            return i + 1
+        """,
+    )
+    scratch_root = tmp_path / "tmp"
+    scratch_root.mkdir()
+    warm = worker.WarmProcess(code.Baseline.capture(), scratch.Scratch.create(str(scratch_root)))
+    ctx = FlyteContextManager.current_context()
+    inputs = tmp_path / "inputs.pb"
+    items = TypeEngine.to_literal(ctx, [10, 20, 30], typing.List[int], TypeEngine.to_literal_type(typing.List[int]))
+    inputs.write_bytes(LiteralMap({"i": items}).to_flyte_idl().SerializeToString())
+
+    def run_item(n):
+        command = ["pyflyte-map-execute", "--inputs", str(inputs), "--output-prefix", str(tmp_path / "out" / str(n)),
+                   "--raw-output-data-prefix", str(tmp_path / "raw"), "--checkpoint-path", str(tmp_path / "cp"),
+                   "--prev-checkpoint", '""', "--resolver", "flytekit.core.array_node_map_task.ArrayNodeMapTaskResolver",
+                   "--", "vars", "", "resolver", "flytekit.core.python_auto_container.default_task_resolver",
+                   "task-module", "mapped", "task-name", "work"]  # fmt: skip
+        # As propeller runs an ArrayNode's item: the whole list, and the item's index in a variable. The
+        # execution id makes flytekit run it as a task execution, not as a local run of the map.
+        env = {"FLYTE_INTERNAL_TASK_VERSION": "v1", "FLYTE_INTERNAL_EXECUTION_ID": "e1", "FLYTE_ATTEMPT_NUMBER": "0",
+               "BATCH_JOB_ARRAY_INDEX_VAR_NAME": "FLYTE_K8S_ARRAY_INDEX", "FLYTE_K8S_ARRAY_INDEX": str(n % 3)}  # fmt: skip
+        failure = worker.run_task(warm, command, env)
+        assert failure is None, failure and failure.message
+        out = tmp_path / "out" / str(n)
+        assert not (out / "error.pb").exists(), f"item {n} failed"
+        output = LiteralMap.from_flyte_idl(_read_literal_map(out / "outputs.pb"))
+        assert output.literals["o0"].scalar.primitive.integer == [11, 21, 31][n % 3]
+
+    try:
+        run_item(0)
+        recorded = list(FlyteEntities.entities)
+        assert any(e is sys.modules["mapped"].work for e in recorded), "the module's task stays recorded"
+        for n in range(1, 20):
+            run_item(n)
+        assert FlyteEntities.entities == recorded, "twenty items later flytekit records nothing more"
+    finally:
+        warm.code.unload()
+        warm.scratch.remove()
+
+
+def _read_literal_map(path):
+    from flyteidl.core import literals_pb2
+
+    message = literals_pb2.LiteralMap()
+    message.ParseFromString(path.read_bytes())
+    return message

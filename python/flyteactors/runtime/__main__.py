@@ -5,4 +5,9 @@ import sys
 from flyteactors.runtime.worker import main
 
 if __name__ == "__main__":
+    # flytekit notes which module made a task by walking up to the nearest module frame. For a task made
+    # at run time (every map task item makes one) that is this file, and where it lies under the working
+    # directory (an image whose WORKDIR is /) flytekit imports it again and puts the working directory on
+    # sys.path, once per task made. Without __file__ it does neither and notes no module.
+    del globals()["__file__"]
     sys.exit(main())

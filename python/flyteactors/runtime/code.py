@@ -178,6 +178,40 @@ def _forget_flytekit_entities(modules: Set[str]) -> None:
         del registry[python_type]
 
 
+class TaskEntities:
+    """flytekit's record of the entities one task makes while it runs. flytekit records every task, workflow
+    and launch plan it makes (for registration) and never lets go, which costs nothing in a pod: the process
+    ends with its task. Here tasks make some at run time, task after task: pyflyte-map-execute makes a map
+    task for every item it runs (with classes of its own, some 50 KiB), a dynamic task its sub-workflow. Those
+    records go when the task ends; entities a module made as it was imported stay with the module."""
+
+    def __init__(self) -> None:
+        self._before: List[Any] = []
+
+    def mark(self) -> None:
+        """Notes the entities made before the task. Holding them keeps their ids theirs until sweep."""
+        from flytekit.core.context_manager import FlyteEntities
+
+        self._before = list(FlyteEntities.entities)
+
+    def sweep(self) -> None:
+        """Forgets the entities the task made at run time."""
+        from flytekit.core.context_manager import FlyteEntities
+
+        before = {id(e) for e in self._before}
+        FlyteEntities.entities[:] = [e for e in FlyteEntities.entities if id(e) in before or _made_by_a_module(e)]
+        self._before = []
+
+
+def _made_by_a_module(entity: Any) -> bool:
+    """Whether entity was made by a loaded user module as it was imported (flytekit notes the module whose
+    top level made it; at run time it finds none, or the runtime's own)."""
+    module = getattr(entity, "instantiated_in", None)
+    return (
+        bool(module) and module in sys.modules and module != "__main__" and module.split(".")[0] not in _KEPT_PACKAGES
+    )
+
+
 def _defined_in(entity: Any, modules: Set[str]) -> bool:
     """Whether a flytekit entity (task, workflow, launch plan) was made by one of modules."""
     candidates: Iterable[Any] = (

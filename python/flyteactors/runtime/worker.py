@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass
 from typing import Any, Callable, Dict, List, Optional, TextIO
 
 from flyteactors import contract
-from flyteactors.runtime.code import Baseline, CodeVersion, LoadedCode
+from flyteactors.runtime.code import Baseline, CodeVersion, LoadedCode, TaskEntities
 from flyteactors.runtime.scratch import Scratch
 
 CONTROL_IN_FD = 3
@@ -98,24 +98,28 @@ class AttemptEnvironment:
 class WarmProcess:
     """What one runtime process keeps between tasks and the rules for it: user code and its state stay while
     the code version is the same; each attempt gets its own Flyte variables; the working directory is put
-    back; flytekit's per-task temporary files go."""
+    back; flytekit's per-task temporary files, and its records of what the task made at run time, go."""
 
     def __init__(self, baseline: Baseline, scratch: Scratch):
         self.baseline = baseline
         self.scratch = scratch
         self.code = LoadedCode(baseline, scratch.bundles_dir)
         self._attempt_env = AttemptEnvironment()
+        self._entities = TaskEntities()
 
     def begin_task(self, env: Dict[str, str]) -> None:
         """Prepares the process for one attempt with the attempt's environment variables."""
         self.scratch.mark()
+        self._entities.mark()
         self._attempt_env.apply(env)
 
     def end_task(self) -> None:
-        """Undoes what belongs to the attempt alone: its variables, the working directory, flytekit's files."""
+        """Undoes what belongs to the attempt alone: its variables, the working directory, flytekit's files and
+        records."""
         self._attempt_env.undo()
         os.chdir(self.baseline.cwd)
         self.scratch.sweep()
+        self._entities.sweep()
 
 
 def _entrypoints() -> Dict[str, Callable[..., Any]]:
