@@ -162,6 +162,9 @@ func (p *Pool) failLostLocked(s *Session, fate ExecutorPodState, w *wakeups) {
 	if s.env.lost[s.podName] == s {
 		delete(s.env.lost, s.podName)
 	}
+	if len(s.running) > 0 {
+		p.metrics.executorLost()
+	}
 	for id, a := range s.running {
 		delete(s.running, id)
 		s.env.active--

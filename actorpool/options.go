@@ -1,8 +1,12 @@
 package actorpool
 
-import "time"
+import (
+	"time"
 
-// Options tune a Pool. A zero field takes its value from DefaultOptions.
+	"github.com/flyteorg/flyte/flytestdlib/promutils"
+)
+
+// Options tune a Pool. A zero duration takes its value from DefaultOptions.
 type Options struct {
 	// RetryInterval is how long an environment first waits before retrying a failed Cluster call; each
 	// further failure doubles the wait, up to MaxRetryInterval.
@@ -26,6 +30,8 @@ type Options struct {
 	StartTimeout time.Duration
 	// Now returns the current time.
 	Now func() time.Time
+	// Metrics is the scope the pool registers its metrics in (see metrics.go); nil keeps none.
+	Metrics promutils.Scope
 }
 
 // DefaultOptions returns the options a Pool runs with unless told otherwise; the plugin's

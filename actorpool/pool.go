@@ -8,8 +8,8 @@
 //
 // Files: pool.go (what the plugin calls), attach.go and results.go (what the executor service calls),
 // dispatch.go (from queue to executor), lifecycle.go (each environment's goroutine, the only caller of
-// the Cluster for it), recovery.go (what a restarted pool finds, and attempts nobody asks about), and
-// one file per type.
+// the Cluster for it), recovery.go (what a restarted pool finds, and attempts nobody asks about),
+// metrics.go (what operators see), and one file per type.
 package actorpool
 
 import (
@@ -29,6 +29,7 @@ type Pool struct {
 	cluster Cluster
 	notify  Notifier
 	opts    Options
+	metrics *metrics
 	// ctx is the pool's lifetime, kept because the pool's goroutines outlive every call.
 	ctx context.Context
 	wg  sync.WaitGroup
@@ -53,6 +54,7 @@ func New(ctx context.Context, cluster Cluster, notify Notifier, opts Options) *P
 		environments: map[string]*environment{},
 		attempts:     map[string]*attempt{},
 	}
+	p.metrics = newMetrics(opts.Metrics, p)
 	p.wg.Add(3)
 	go p.discover()
 	go p.sweep()

@@ -73,6 +73,7 @@ func (p *Pool) recordLocked(a *attempt, r Result, w *wakeups) {
 		return
 	}
 	a.status.phase = TaskSucceeded
+	p.metrics.attemptEnded(nil)
 	w.add(a.owner)
 }
 
@@ -83,5 +84,6 @@ func (p *Pool) failLocked(a *attempt, f Failure, w *wakeups) {
 	}
 	a.status.phase = TaskFailed
 	a.status.failure = &f
+	p.metrics.attemptEnded(&f)
 	w.add(a.owner)
 }

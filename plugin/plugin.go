@@ -209,6 +209,7 @@ func startPool(ctx context.Context, iCtx pluginsCore.SetupContext, cfg *Config) 
 		ForgetAfter:      cfg.ForgetAfter.Duration,
 		MaxRetryInterval: cfg.MaxRetryInterval.Duration,
 		StartTimeout:     cfg.StartTimeout.Duration,
+		Metrics:          iCtx.MetricsScope().NewSubScope("pool"),
 	})
 	lis, err := net.Listen("tcp", cfg.ListenAddress)
 	if err != nil {
