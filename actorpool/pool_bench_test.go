@@ -11,15 +11,17 @@ import (
 
 	"k8s.io/apimachinery/pkg/types"
 
+	"github.com/flyteorg/flyte/flytestdlib/promutils"
+
 	"github.com/flyteactors/flyteactors/actorpool"
 	"github.com/flyteactors/flyteactors/actorpool/pooltest"
 )
 
 // benchPool returns a pool with one environment and executors executors of slots slots each, whose
-// "tasks" finish as soon as they are assigned.
+// "tasks" finish as soon as they are assigned. It keeps metrics, as in propeller.
 func benchPool(b *testing.B, executors, slots int) (*actorpool.Pool, actorpool.EnvironmentSpec) {
 	ctx, cancel := context.WithCancel(context.Background())
-	p := actorpool.New(ctx, pooltest.NewCluster(), func(types.NamespacedName) {}, actorpool.Options{})
+	p := actorpool.New(ctx, pooltest.NewCluster(), func(types.NamespacedName) {}, actorpool.Options{Metrics: promutils.NewTestScope()})
 	spec := pooltest.Spec("bench", time.Hour)
 	spec.Slots = slots
 	// Create the environment and wait until it is ready.
