@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"syscall"
 	"testing"
 	"time"
 
@@ -46,7 +47,10 @@ func newFixtureTLS(t *testing.T, slots int, serverTLS *tls.Config) *fixture {
 	served := make(chan struct{})
 	go func() {
 		defer close(served)
-		_ = svc.Serve(ctx, lis)
+		// An executor service that stops before the test does would leave executors dialling nothing.
+		if err := svc.Serve(ctx, lis); err != nil || ctx.Err() == nil {
+			t.Errorf("the executor service on %s stopped before the test ended: %v", lis.Addr(), err)
+		}
 	}()
 	f := &fixture{
 		pool: pool, addr: lis.Addr().String(), out: &syncBuffer{},
@@ -215,13 +219,16 @@ func TestRuntimeAndTasksNeverSeeTheToken(t *testing.T) {
 }
 
 func TestConfigFromEnvReadsTheTokenHandedOver(t *testing.T) {
-	r, w, err := os.Pipe()
+	// Raw descriptors, as HideToken hands them over: ConfigFromEnv takes the read end and closes it. An
+	// *os.File here would close that number a second time when collected, by then perhaps another
+	// test's listening socket (which is how this test once broke TestExecutorVerifiesThePool).
+	var fds [2]int
+	require.NoError(t, syscall.Pipe(fds[:]))
+	_, err := syscall.Write(fds[1], []byte("handed-over"))
 	require.NoError(t, err)
-	_, err = w.WriteString("handed-over")
-	require.NoError(t, err)
-	require.NoError(t, w.Close())
+	require.NoError(t, syscall.Close(fds[1]))
 	env := map[string]string{contract.EnvPoolAddress: "pool:1", contract.EnvEnvironmentID: "e", contract.EnvPodName: "p",
-		envTokenFD: strconv.Itoa(int(r.Fd()))}
+		envTokenFD: strconv.Itoa(fds[0])}
 	cfg, err := ConfigFromEnv(func(k string) string { return env[k] })
 	require.NoError(t, err)
 	assert.Equal(t, "handed-over", cfg.Token)

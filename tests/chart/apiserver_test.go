@@ -6,15 +6,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"testing"
-	"time"
 
 	monitoringv1 "github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring/v1"
 	corev1 "k8s.io/api/core/v1"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
-	apiextensionsclient "k8s.io/apiextensions-apiserver/pkg/client/clientset/clientset"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/discovery/cached/memory"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
@@ -82,7 +79,6 @@ func createNamespace(ctx context.Context, t *testing.T, kube kubernetes.Interfac
 // prometheus-operator does, without their schema (see decodeServiceMonitorStrictly).
 func installServiceMonitorCRD(ctx context.Context, t *testing.T, cfg *rest.Config) {
 	t.Helper()
-	client := apiextensionsclient.NewForConfigOrDie(cfg)
 	crd := &apiextensionsv1.CustomResourceDefinition{
 		ObjectMeta: metav1.ObjectMeta{Name: "servicemonitors.monitoring.coreos.com"},
 		Spec: apiextensionsv1.CustomResourceDefinitionSpec{
@@ -100,23 +96,8 @@ func installServiceMonitorCRD(ctx context.Context, t *testing.T, cfg *rest.Confi
 			}},
 		},
 	}
-	if _, err := client.ApiextensionsV1().CustomResourceDefinitions().Create(ctx, crd, metav1.CreateOptions{}); err != nil {
-		t.Fatalf("create ServiceMonitor CRD: %v", err)
-	}
-	err := wait.PollUntilContextTimeout(ctx, 50*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
-		got, err := client.ApiextensionsV1().CustomResourceDefinitions().Get(ctx, crd.Name, metav1.GetOptions{})
-		if err != nil {
-			return false, nil
-		}
-		for _, c := range got.Status.Conditions {
-			if c.Type == apiextensionsv1.Established && c.Status == apiextensionsv1.ConditionTrue {
-				return true, nil
-			}
-		}
-		return false, nil
-	})
-	if err != nil {
-		t.Fatalf("ServiceMonitor CRD not established: %v", err)
+	if err := harness.InstallCRD(ctx, cfg, crd); err != nil {
+		t.Fatalf("ServiceMonitor CRD: %v", err)
 	}
 }
 

@@ -261,9 +261,9 @@ func firstNonEmptyEnvs(a, b *admin.Envs) []*idlcore.KeyValuePair {
 
 // GetExecution returns an execution's spec and closure (phase, error, outputs, abort cause).
 func (a *Admin) GetExecution(ctx context.Context, req *admin.WorkflowExecutionGetRequest) (*admin.Execution, error) {
-	rec := a.record(req.GetId())
-	if rec == nil {
-		return nil, status.Errorf(codes.NotFound, "missing entity of type execution with identifier %v", req.GetId())
+	rec, err := a.existing(req.GetId())
+	if err != nil {
+		return nil, err
 	}
 	closure, _, err := a.observe(ctx, rec)
 	if err != nil {
@@ -274,9 +274,9 @@ func (a *Admin) GetExecution(ctx context.Context, req *admin.WorkflowExecutionGe
 
 // GetExecutionData returns an execution's full inputs and, once it succeeded, its full outputs.
 func (a *Admin) GetExecutionData(ctx context.Context, req *admin.WorkflowExecutionGetDataRequest) (*admin.WorkflowExecutionGetDataResponse, error) {
-	rec := a.record(req.GetId())
-	if rec == nil {
-		return nil, status.Errorf(codes.NotFound, "missing entity of type execution with identifier %v", req.GetId())
+	rec, err := a.existing(req.GetId())
+	if err != nil {
+		return nil, err
 	}
 	if _, _, err := a.observe(ctx, rec); err != nil {
 		return nil, err
@@ -297,9 +297,9 @@ func (a *Admin) GetExecutionData(ctx context.Context, req *admin.WorkflowExecuti
 
 // TerminateExecution aborts an execution that has not ended.
 func (a *Admin) TerminateExecution(ctx context.Context, req *admin.ExecutionTerminateRequest) (*admin.ExecutionTerminateResponse, error) {
-	rec := a.record(req.GetId())
-	if rec == nil {
-		return nil, status.Errorf(codes.NotFound, "missing entity of type execution with identifier %v", req.GetId())
+	rec, err := a.existing(req.GetId())
+	if err != nil {
+		return nil, err
 	}
 	closure, _, err := a.observe(ctx, rec)
 	if err != nil {
@@ -340,6 +340,14 @@ func (a *Admin) record(id *idlcore.WorkflowExecutionIdentifier) *executionRecord
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	return a.executions[executionKey(id)]
+}
+
+// existing returns the record of execution id, or flyteadmin's NotFound error.
+func (a *Admin) existing(id *idlcore.WorkflowExecutionIdentifier) (*executionRecord, error) {
+	if rec := a.record(id); rec != nil {
+		return rec, nil
+	}
+	return nil, status.Errorf(codes.NotFound, "missing entity of type execution with identifier %v", id)
 }
 
 // remember records rec unless an execution of its id exists; it says whether it did.

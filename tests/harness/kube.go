@@ -131,13 +131,17 @@ func jsonConfig(cfg *rest.Config) *rest.Config {
 
 // installFlyteWorkflowCRD creates the FlyteWorkflow CRD and waits until it is served.
 func installFlyteWorkflowCRD(ctx context.Context, cfg *rest.Config) error {
+	return InstallCRD(ctx, cfg, flyteworkflow.CRD.DeepCopy())
+}
+
+// InstallCRD creates crd (one that exists already is kept) and waits until the API server serves it.
+func InstallCRD(ctx context.Context, cfg *rest.Config, crd *apiextensionsv1.CustomResourceDefinition) error {
 	client, err := apiextensionsclient.NewForConfig(cfg)
 	if err != nil {
 		return err
 	}
-	crd := flyteworkflow.CRD.DeepCopy()
 	if _, err := client.ApiextensionsV1().CustomResourceDefinitions().Create(ctx, crd, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
-		return fmt.Errorf("create FlyteWorkflow CRD: %w", err)
+		return fmt.Errorf("create CRD %s: %w", crd.Name, err)
 	}
 	return wait.PollUntilContextTimeout(ctx, 50*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
 		got, err := client.ApiextensionsV1().CustomResourceDefinitions().Get(ctx, crd.Name, metav1.GetOptions{})
