@@ -530,3 +530,35 @@ def _read_literal_map(path):
     message = literals_pb2.LiteralMap()
     message.ParseFromString(path.read_bytes())
     return message
+
+
+def test_the_old_versions_objects_are_freed_before_the_new_version_runs(process, tmp_path, monkeypatch):
+    """The first task of a new code version already runs without the old version's objects: nothing the
+    runtime notes about the task before it (flytekit's records) holds the old module's tasks."""
+    monkeypatch.setattr(worker, "old_models", [], raising=False)
+    write_module(
+        tmp_path / "src",
+        "holds_a_task",
+        """
+        import gc
+        from flytekit import task
+        from flyteactors.runtime import worker
+
+        class Big:  # stands for a model the version's module holds
+            pass
+
+        MODEL = Big()
+
+        @task
+        def predict(x: int) -> int:
+            return x
+
+        def run():
+            gc.collect()
+            alive = [ref for ref in worker.old_models if ref() is not None]
+            assert not alive, "an old version's model is alive while the new version runs"
+        """,
+    )
+    for version in ("v1", "v2", "v3"):
+        run(process, "holds_a_task", version=version)
+        worker.old_models.append(weakref.ref(sys.modules["holds_a_task"].MODEL))

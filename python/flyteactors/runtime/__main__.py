@@ -9,5 +9,5 @@ if __name__ == "__main__":
     # at run time (every map task item makes one) that is this file, and where it lies under the working
     # directory (an image whose WORKDIR is /) flytekit imports it again and puts the working directory on
     # sys.path, once per task made. Without __file__ it does neither and notes no module.
-    del globals()["__file__"]
+    globals().pop("__file__", None)
     sys.exit(main())

@@ -183,10 +183,14 @@ class TaskEntities:
     and launch plan it makes (for registration) and never lets go, which costs nothing in a pod: the process
     ends with its task. Here tasks make some at run time, task after task: pyflyte-map-execute makes a map
     task for every item it runs (with classes of its own, some 50 KiB), a dynamic task its sub-workflow. Those
-    records go when the task ends; entities a module made as it was imported stay with the module."""
+    records go when the task ends; entities a module made as it was imported stay with the module.
+
+    Launch plans and imperative workflows do not note the module that made them, so the sweep drops their
+    records even when a module made them; that loses nothing: flytekit keeps launch plans in LaunchPlan.CACHE
+    and a module keeps what it made in its globals, and these records only serve registration."""
 
     def __init__(self) -> None:
-        self._before: List[Any] = []
+        self._before: Optional[List[Any]] = None
 
     def mark(self) -> None:
         """Notes the entities made before the task. Holding them keeps their ids theirs until sweep."""
@@ -195,12 +199,15 @@ class TaskEntities:
         self._before = list(FlyteEntities.entities)
 
     def sweep(self) -> None:
-        """Forgets the entities the task made at run time."""
+        """Forgets the entities the task made at run time; nothing if mark was not called (the task failed
+        before its code was loaded, so it made none)."""
         from flytekit.core.context_manager import FlyteEntities
 
+        if self._before is None:
+            return
         before = {id(e) for e in self._before}
         FlyteEntities.entities[:] = [e for e in FlyteEntities.entities if id(e) in before or _made_by_a_module(e)]
-        self._before = []
+        self._before = None
 
 
 def _made_by_a_module(entity: Any) -> bool:

@@ -110,8 +110,13 @@ class WarmProcess:
     def begin_task(self, env: Dict[str, str]) -> None:
         """Prepares the process for one attempt with the attempt's environment variables."""
         self.scratch.mark()
-        self._entities.mark()
         self._attempt_env.apply(env)
+
+    def code_chosen(self) -> None:
+        """Called once the attempt's code version is loaded, before the task runs. flytekit's records are
+        noted only now: noted earlier, they would hold a version the switch just dropped, and all its module
+        holds, until the task ends."""
+        self._entities.mark()
 
     def end_task(self) -> None:
         """Undoes what belongs to the attempt alone: its variables, the working directory, flytekit's files and
@@ -176,6 +181,7 @@ def _run_command(process: WarmProcess, command: List[str]) -> None:
         command = _fast_execute_command(process, command[1:])
     else:
         process.code.use(CodeVersion(None, os.environ.get(ENV_TASK_VERSION)))
+    process.code_chosen()
     name = os.path.basename(command[0])
     entry = _entrypoints().get(name)
     if entry is None:
