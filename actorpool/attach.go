@@ -162,9 +162,7 @@ func (p *Pool) failLostLocked(s *Session, fate ExecutorPodState, w *wakeups) {
 	if s.env.lost[s.podName] == s {
 		delete(s.env.lost, s.podName)
 	}
-	if len(s.running) > 0 {
-		p.metrics.executorLost()
-	}
+	failed := false
 	for id, a := range s.running {
 		delete(s.running, id)
 		s.env.active--
@@ -172,7 +170,10 @@ func (p *Pool) failLostLocked(s *Session, fate ExecutorPodState, w *wakeups) {
 			p.forgetOrphanLocked(a)
 			continue
 		}
-		p.failLocked(a, lostFailure(s.podName, s.lostReason, fate), w)
+		failed = p.failLocked(a, lostFailure(s.podName, s.lostReason, fate), w) || failed
+	}
+	if failed {
+		p.metrics.executorLost()
 	}
 	p.markIdleLocked(s.env)
 }

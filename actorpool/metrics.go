@@ -18,33 +18,48 @@ const (
 // metrics are the pool's figures for operators, in the scope the pool was given (propeller's, under
 // the plugin's). A pool given no scope keeps none: every method of a nil *metrics does nothing.
 type metrics struct {
-	queueWait promutils.HistogramStopWatch
+	queueWait prometheus.Observer
 	ended     *prometheus.CounterVec
 	lost      prometheus.Counter
+	gauges    *poolGauges
 }
 
+// queueWaitBuckets span 1 ms to about 17 min: a warm environment hands out work in milliseconds, a
+// cold one in seconds to minutes. (promutils' stop watch would record whole seconds only.)
+var queueWaitBuckets = prometheus.ExponentialBuckets(0.001, 4, 11)
+
 // newMetrics registers the pool's metrics in scope; the gauges are read from p when scraped, so they
-// are never stale and cost nothing between scrapes.
+// are never stale and cost nothing between scrapes. unregister takes the gauges back out.
 func newMetrics(scope promutils.Scope, p *Pool) *metrics {
 	if scope == nil {
 		return nil
 	}
 	m := &metrics{
-		queueWait: scope.MustNewHistogramStopWatch("queue_wait",
-			"Seconds an attempt waited in its environment's queue before an executor took it"),
+		queueWait: scope.MustNewHistogramVecWithOptions("queue_wait_seconds",
+			"Seconds an attempt waited in its environment's queue before an executor took it",
+			promutils.HistogramOptions{Buckets: queueWaitBuckets}).WithLabelValues(),
 		ended: scope.MustNewCounterVec("attempts_ended",
 			"Attempts that ended, by outcome: succeeded, user_error (the task failed), system_error (executor lost, environment cannot start, ...)",
 			"outcome"),
 		lost: scope.MustNewCounter("executors_lost", "Executors that went away while they ran attempts, which then failed as lost"),
 	}
-	prometheus.MustRegister(newPoolGauges(scope, p))
+	m.gauges = newPoolGauges(scope, p)
+	prometheus.MustRegister(m.gauges)
 	return m
+}
+
+// unregister takes the gauges out of the registry, which would otherwise keep the pool they read alive
+// after it stopped.
+func (m *metrics) unregister() {
+	if m != nil {
+		prometheus.Unregister(m.gauges)
+	}
 }
 
 // waited records how long an attempt queued at queuedAt waited until now.
 func (m *metrics) waited(queuedAt, now time.Time) {
 	if m != nil {
-		m.queueWait.Observe(queuedAt, now)
+		m.queueWait.Observe(now.Sub(queuedAt).Seconds())
 	}
 }
 

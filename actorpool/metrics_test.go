@@ -43,7 +43,22 @@ func TestMetricsCountWhatThePoolDoes(t *testing.T) {
 	ended := counter(t, scope, "attempts_ended")
 	assert.Equal(t, map[string]float64{"succeeded": 1, "user_error": 1, "system_error": 1}, ended)
 	assert.Equal(t, map[string]float64{"": 1}, counter(t, scope, "executors_lost"))
-	assert.Equal(t, uint64(3), histogramCount(t, scope, "queue_wait"), "each attempt waited once")
+	waits, waited := histogram(t, scope, "queue_wait_seconds")
+	assert.Equal(t, uint64(3), waits, "each attempt waited once")
+	assert.Greater(t, waited, 0.0, "waits shorter than a second count too")
+
+	// An executor that goes away running only an attempt propeller aborted failed nothing: not lost.
+	f.submit(t, spec, "d")
+	e, _, _ = f.attach(t, spec, "pod-2", nil, nil)
+	eventuallyPhase(t, f.pool, "d", actorpool.TaskAssigned)
+	f.pool.Release("d")
+	f.pool.DetachExecutor(e, "stream closed")
+	// Its slot is freed once the reconnect grace ends and the pool gives pod-2 up.
+	require.Eventually(t, func() bool { return gauges(t, scope)["slots_used"] == 0 }, 5*time.Second, 10*time.Millisecond)
+	assert.Equal(t, map[string]float64{"": 1}, counter(t, scope, "executors_lost"), "an executor with nothing to lose")
+
+	f.stop()
+	assert.Empty(t, gauges(t, scope), "a stopped pool's gauges leave the registry, and the registry lets go of the pool")
 }
 
 // scraped gathers the metrics of scope from the default registry, where promutils registers them.
@@ -54,7 +69,7 @@ func scraped(t *testing.T, scope promutils.Scope) map[string]*dto.MetricFamily {
 	out := map[string]*dto.MetricFamily{}
 	for _, fam := range families {
 		for _, name := range []string{"environments", "executors_connected", "attempts_queued", "slots_used",
-			"attempts_ended", "executors_lost", "queue_wait"} {
+			"attempts_ended", "executors_lost", "queue_wait_seconds"} {
 			if fam.GetName() == scope.NewScopedMetricName(name) {
 				out[name] = fam
 			}
@@ -90,9 +105,11 @@ func counter(t *testing.T, scope promutils.Scope, name string) map[string]float6
 	return out
 }
 
-func histogramCount(t *testing.T, scope promutils.Scope, name string) uint64 {
+// histogram returns a histogram's sample count and sum.
+func histogram(t *testing.T, scope promutils.Scope, name string) (uint64, float64) {
 	t.Helper()
 	fam := scraped(t, scope)[name]
 	require.NotNil(t, fam, "no metric %s", name)
-	return fam.GetMetric()[0].GetHistogram().GetSampleCount()
+	h := fam.GetMetric()[0].GetHistogram()
+	return h.GetSampleCount(), h.GetSampleSum()
 }

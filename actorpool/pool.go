@@ -55,10 +55,15 @@ func New(ctx context.Context, cluster Cluster, notify Notifier, opts Options) *P
 		attempts:     map[string]*attempt{},
 	}
 	p.metrics = newMetrics(opts.Metrics, p)
-	p.wg.Add(3)
+	p.wg.Add(4)
 	go p.discover()
 	go p.sweep()
 	go p.watchPods()
+	go func() {
+		defer p.wg.Done()
+		<-ctx.Done()
+		p.metrics.unregister()
+	}()
 	return p
 }
 

@@ -20,6 +20,8 @@ type poolFixture struct {
 	pool    *actorpool.Pool
 	cluster *pooltest.Cluster
 	wakeups *pooltest.Wakeups
+	// stop ends the pool and waits for it; the test's cleanup calls it too.
+	stop func()
 }
 
 // testOptions are short, so that graces and backoffs play out within a test.
@@ -36,10 +38,11 @@ func newPoolFixtureWith(t *testing.T, cluster *pooltest.Cluster, opts actorpool.
 	ctx, cancel := context.WithCancel(context.Background())
 	f := &poolFixture{cluster: cluster, wakeups: &pooltest.Wakeups{}}
 	f.pool = actorpool.New(ctx, f.cluster, f.wakeups.Notify, opts)
-	t.Cleanup(func() {
+	f.stop = func() {
 		cancel()
 		f.pool.Wait()
-	})
+	}
+	t.Cleanup(f.stop)
 	return f
 }
 

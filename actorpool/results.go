@@ -77,13 +77,15 @@ func (p *Pool) recordLocked(a *attempt, r Result, w *wakeups) {
 	w.add(a.owner)
 }
 
-// failLocked marks a failed, unless it was released or has ended already. p.mu must be held.
-func (p *Pool) failLocked(a *attempt, f Failure, w *wakeups) {
+// failLocked marks a failed, unless it was released or has ended already, and says whether it did.
+// p.mu must be held.
+func (p *Pool) failLocked(a *attempt, f Failure, w *wakeups) bool {
 	if a.released || a.status.phase.IsTerminal() {
-		return
+		return false
 	}
 	a.status.phase = TaskFailed
 	a.status.failure = &f
 	p.metrics.attemptEnded(&f)
 	w.add(a.owner)
+	return true
 }

@@ -186,6 +186,11 @@ func startPool(ctx context.Context, iCtx pluginsCore.SetupContext, cfg *Config) 
 	if err != nil {
 		return nil, err
 	}
+	// Listen before the pool starts: a pool, its goroutines and its metrics are not undone if this fails.
+	lis, err := net.Listen("tcp", cfg.ListenAddress)
+	if err != nil {
+		return nil, fmt.Errorf("actor pool: listen on %s: %w", cfg.ListenAddress, err)
+	}
 	enqueue := iCtx.EnqueueOwner()
 	notify := func(owner types.NamespacedName) {
 		if err := enqueue(owner); err != nil {
@@ -211,10 +216,6 @@ func startPool(ctx context.Context, iCtx pluginsCore.SetupContext, cfg *Config) 
 		StartTimeout:     cfg.StartTimeout.Duration,
 		Metrics:          iCtx.MetricsScope().NewSubScope("pool"),
 	})
-	lis, err := net.Listen("tcp", cfg.ListenAddress)
-	if err != nil {
-		return nil, fmt.Errorf("actor pool: listen on %s: %w", cfg.ListenAddress, err)
-	}
 	svc := executorsvc.New(pool, executorsvc.Options{
 		HeartbeatInterval: cfg.HeartbeatInterval.Duration,
 		MissedHeartbeats:  cfg.MissedHeartbeats,
