@@ -175,8 +175,9 @@ func (p *Pool) environmentLocked(spec EnvironmentSpec) *environment {
 	id := spec.Key.ID()
 	if env, ok := p.environments[id]; ok {
 		if env.discovered {
-			// Found in the cluster at start and submitted to again: now the pool knows how to run it.
-			env.spec, env.discovered = spec, false
+			// Found in the cluster at start and submitted to again: now the pool knows how to run it,
+			// and ensures it at once, since its pods may have gone while no pool looked after them.
+			env.spec, env.discovered, env.ensured = spec, false, false
 			env.poke()
 		}
 		return env

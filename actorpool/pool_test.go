@@ -438,7 +438,27 @@ func TestDiscoveredEnvironmentWaitsForItsExecutorsBeforeDispatching(t *testing.T
 	assert.Empty(t, linkA.Messages())
 	assert.Empty(t, linkB.Messages(), "x runs on pod-a: never a second run")
 	assert.Equal(t, actorpool.TaskRunning, phaseOf(t, f.pool, "x"))
-	assert.Equal(t, 1, cluster.Ensured(spec.Key.ID()), "submitted to, the environment is run again")
+	// The environment's own goroutine ensures it, soon after the submission woke it.
+	require.Eventually(t, func() bool { return cluster.Ensured(spec.Key.ID()) == 1 }, 5*time.Second, 5*time.Millisecond,
+		"submitted to, the environment is run again, whether the pool found it before or after the submission")
+}
+
+// TestDiscoveredEnvironmentSubmittedToIsEnsuredAtOnce: an environment the pool found at start, submitted
+// to after its executors reconnected, gets its missing pods now, not at the next resync.
+func TestDiscoveredEnvironmentSubmittedToIsEnsuredAtOnce(t *testing.T) {
+	cluster := pooltest.NewCluster()
+	spec := pooltest.Spec("env", time.Hour)
+	cluster.Discovered(actorpool.DiscoveredEnvironment{Namespace: "ns", ID: spec.Key.ID(), Name: "env",
+		Secret: pooltest.Secret(spec.Key.ID()), TTL: time.Hour, Pods: []string{"pod-a"}})
+	opts := testOptions()
+	opts.ResyncInterval = time.Hour
+	f := newPoolFixtureWith(t, cluster, opts)
+	f.attach(t, spec, "pod-a", nil, nil) // admitted: the pool has found the environment
+	assert.Zero(t, cluster.Ensured(spec.Key.ID()), "nobody asked for it yet")
+
+	f.submit(t, spec, "x")
+	require.Eventually(t, func() bool { return cluster.Ensured(spec.Key.ID()) == 1 }, 5*time.Second, 5*time.Millisecond,
+		"ensured on the submission, not an hour later")
 }
 
 // TestWaitingReasonChangeBumpsTheVersion (issue 7, item 4).
