@@ -355,9 +355,18 @@ func (s *session) isClosed() bool {
 	return s.closed
 }
 
+// errSessionClosed is send's error once the executor closed the session's sending side.
+var errSessionClosed = errors.New("the session's sending side is closed")
+
+// send sends m, unless the sending side is closed. It must not reach the stream then: gRPC fails a
+// stream sent on after CloseSend and cancels it, and the pool would lose what it had not read yet —
+// the results a stopping executor sent last.
 func (s *session) send(m *executorv1.ExecutorMessage) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.closed {
+		return errSessionClosed
+	}
 	return s.stream.Send(m)
 }
 

@@ -153,3 +153,73 @@ func (s *syncBuffer) String() string {
 	defer s.mu.Unlock()
 	return string(s.b)
 }
+
+// slowReader is an executor service that welcomes one session with a heartbeat every millisecond, then
+// reads nothing until told to: a pool busy elsewhere while the executor stops.
+type slowReader struct {
+	executorv1.UnimplementedExecutorServiceServer
+	connected, read chan struct{}
+	// cancelled is the session's context error when the reader looked, got what it read after.
+	cancelled error
+	got       []*executorv1.ExecutorMessage
+}
+
+func (s *slowReader) Connect(stream executorv1.ExecutorService_ConnectServer) error {
+	if _, err := stream.Recv(); err != nil {
+		return err
+	}
+	if err := stream.Send(&executorv1.PoolMessage{Message: &executorv1.PoolMessage_Welcome{Welcome: &executorv1.Welcome{
+		ProtocolVersion: executorv1.ProtocolVersion_PROTOCOL_VERSION_1, HeartbeatInterval: durationpb.New(time.Millisecond)}}}); err != nil {
+		return err
+	}
+	close(s.connected)
+	<-s.read
+	s.cancelled = stream.Context().Err()
+	for {
+		msg, err := stream.Recv()
+		if err != nil {
+			return nil
+		}
+		s.got = append(s.got, msg)
+	}
+}
+
+// TestStoppingExecutorSendsNothingAfterClosing: once a stopping executor closed its side of the session,
+// its heartbeats stop. gRPC cancels a stream sent on after CloseSend, and the pool, reading late, lost
+// the last results: a task that had succeeded counted as lost, and Flyte ran it again.
+func TestStoppingExecutorSendsNothingAfterClosing(t *testing.T) {
+	reader := &slowReader{connected: make(chan struct{}), read: make(chan struct{})}
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	srv := grpc.NewServer()
+	executorv1.RegisterExecutorServiceServer(srv, reader)
+	served := make(chan struct{})
+	go func() {
+		defer close(served)
+		_ = srv.Serve(lis)
+	}()
+	t.Cleanup(func() {
+		srv.Stop()
+		<-served
+	})
+
+	x, err := New(Config{PoolAddress: lis.Addr().String(), EnvironmentID: "env", PodName: "pod", Token: "t", Slots: 1,
+		RuntimeCommand: []string{"python3", "testdata/fake_runtime.py"}, Stdout: &discard{}, Stderr: &discard{}})
+	require.NoError(t, err)
+	ctx, stop := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- x.Run(ctx) }()
+	<-reader.connected
+	stop() // SIGTERM: nothing runs, so the executor closes its side at once
+	time.Sleep(200 * time.Millisecond)
+	close(reader.read)
+	require.NoError(t, <-done)
+	srv.GracefulStop()
+
+	assert.NoError(t, reader.cancelled, "the executor cancelled the session before the pool read it")
+	var draining bool
+	for _, m := range reader.got {
+		draining = draining || m.GetDraining() != nil
+	}
+	assert.True(t, draining, "the pool read what the executor sent before it closed: %v", reader.got)
+}
