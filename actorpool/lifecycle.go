@@ -26,7 +26,7 @@ func (p *Pool) runEnvironment(env *environment) {
 		// Cluster calls are slow and must not hold p.mu; only this goroutine makes them for env, so
 		// what plan decided cannot be overtaken by another call for the same environment.
 		if work.teardown {
-			if p.teardown(env) {
+			if p.teardown(env, work.spec) {
 				return
 			}
 			resetTimer(timer, 0)
@@ -43,6 +43,9 @@ func (p *Pool) runEnvironment(env *environment) {
 type environmentWork struct {
 	teardown bool
 	ensure   bool
+	// spec is env's spec when plan ran, for the Cluster calls made without p.mu (a submission to a
+	// discovered environment sets it meanwhile).
+	spec EnvironmentSpec
 }
 
 // plan settles what time has decided for env (graces and timeouts that ran out) and decides what its
@@ -51,6 +54,7 @@ func (p *Pool) plan(env *environment) environmentWork {
 	var work environmentWork
 	p.update(func(w *wakeups) {
 		now := p.opts.Now()
+		work.spec = env.spec
 		if env.idle() && now.Sub(env.idleSince) >= env.spec.TTL && !now.Before(env.retryAt) {
 			// Nothing is dispatched and no executor admitted while deleting, so the decision stays
 			// right while the Cluster call runs without p.mu; tasks that arrive meanwhile wait.
@@ -111,11 +115,12 @@ func (p *Pool) backoffLocked(env *environment, n int) time.Duration {
 	return wait
 }
 
-// teardown deletes env from the cluster. It returns true when env is gone from the pool; otherwise
-// (tasks arrived meanwhile, or the deletion failed) env goes on and is ensured again.
-func (p *Pool) teardown(env *environment) (gone bool) {
-	logger.Infof(p.ctx, "environment %s: idle for %s, deleting it", env.spec.Key, env.spec.TTL)
-	err := p.cluster.DeleteEnvironment(p.ctx, env.spec.Key.Namespace, env.id)
+// teardown deletes env, whose spec was spec when it was found idle, from the cluster. It returns true
+// when env is gone from the pool; otherwise (tasks arrived meanwhile, or the deletion failed) env goes
+// on and is ensured again.
+func (p *Pool) teardown(env *environment, spec EnvironmentSpec) (gone bool) {
+	logger.Infof(p.ctx, "environment %s: idle for %s, deleting it", spec.Key, spec.TTL)
+	err := p.cluster.DeleteEnvironment(p.ctx, spec.Key.Namespace, env.id)
 	p.update(func(w *wakeups) {
 		env.deleting = false
 		// The executors of the pods just deleted (all, or some if the deletion failed half way) must

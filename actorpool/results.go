@@ -1,6 +1,11 @@
 package actorpool
 
-import "time"
+import (
+	"fmt"
+	"time"
+
+	"github.com/flyteactors/flyteactors/go/contract"
+)
 
 // TaskStarted records that an executor began an attempt.
 func (p *Pool) TaskStarted(s *Session, id string, at time.Time) {
@@ -19,6 +24,30 @@ func (p *Pool) ExecutorDraining(s *Session) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	s.draining = true
+}
+
+// ExecutorClosed records that an executor ended its session itself, for good: a stopping executor closes
+// it once its tasks ended and their results were sent. An attempt it still holds is one the pool
+// assigned before it read that the executor was stopping, which the executor refused without running
+// it and could no longer report: it fails now, retryably, instead of waiting out the reconnect grace
+// as lost.
+func (p *Pool) ExecutorClosed(s *Session) {
+	p.update(func(w *wakeups) {
+		if s.detached || !s.draining {
+			return
+		}
+		for id, a := range s.running {
+			delete(s.running, id)
+			s.env.active--
+			if a.isOrphan() {
+				p.forgetOrphanLocked(a)
+				continue
+			}
+			p.failLocked(a, Failure{Kind: FailureSystem, Retryable: true, Code: contract.CodeExecutorDraining,
+				Message: fmt.Sprintf("executor %s was stopping and did not start the task", s.podName)}, w)
+		}
+		p.markIdleLocked(s.env)
+	})
 }
 
 // TaskFinished records an attempt's result. The executor keeps the result until the pool

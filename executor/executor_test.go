@@ -223,7 +223,7 @@ func TestConfigFromEnvReadsTheTokenHandedOver(t *testing.T) {
 	// *os.File here would close that number a second time when collected, by then perhaps another
 	// test's listening socket (which is how this test once broke TestExecutorVerifiesThePool).
 	var fds [2]int
-	require.NoError(t, syscall.Pipe(fds[:]))
+	require.NoError(t, syscall.Pipe2(fds[:], syscall.O_CLOEXEC)) // no process started meanwhile inherits them
 	_, err := syscall.Write(fds[1], []byte("handed-over"))
 	require.NoError(t, err)
 	require.NoError(t, syscall.Close(fds[1]))

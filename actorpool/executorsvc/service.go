@@ -7,6 +7,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"time"
 
@@ -193,6 +194,10 @@ func (s *Service) serve(stream executorv1.ExecutorService_ConnectServer, session
 			silence.Reset(lostAfter)
 			s.handle(session, msg)
 		case err := <-recvErr:
+			if errors.Is(err, io.EOF) {
+				// The executor closed its side, having sent everything before: it is done for good.
+				s.pool.ExecutorClosed(session)
+			}
 			return fmt.Sprintf("stream closed: %v", err), nil
 		case err := <-sendErr:
 			return fmt.Sprintf("cannot send: %v", err), err

@@ -17,6 +17,7 @@ import (
 	"github.com/flyteactors/flyteactors/actorpool"
 	"github.com/flyteactors/flyteactors/actorpool/executorsvc"
 	"github.com/flyteactors/flyteactors/actorpool/pooltest"
+	"github.com/flyteactors/flyteactors/go/contract"
 	executorv1 "github.com/flyteactors/flyteactors/go/executor/v1"
 )
 
@@ -97,4 +98,42 @@ func TestPoolEndsTheSessionsOfADeletedEnvironment(t *testing.T) {
 		}
 		assert.Nil(t, msg.GetAssignment(), "a deleted executor gets no work")
 	}
+}
+
+// TestStoppedExecutorFailsWhatItNeverStartedAtOnce: an assignment the pool sent before it read that the
+// executor was stopping is refused by the executor, which then closes its session for good; the attempt
+// fails then, retryably, not after the reconnect grace as lost.
+func TestStoppedExecutorFailsWhatItNeverStartedAtOnce(t *testing.T) {
+	pool, _, client := serve(t, executorsvc.Options{}, time.Hour)
+	spec := pooltest.Spec("stopping", time.Hour)
+	require.NoError(t, pool.Submit(context.Background(), pooltest.Task("b", spec)))
+	hello := pooltest.Hello(spec, "pod-z", 1)
+	var stream executorv1.ExecutorService_ConnectClient
+	require.Eventually(t, func() bool { // the environment is ready once the pool ensured it
+		var err error
+		stream, err = client.Connect(context.Background())
+		require.NoError(t, err)
+		require.NoError(t, stream.Send(&executorv1.ExecutorMessage{Message: &executorv1.ExecutorMessage_Hello{Hello: &executorv1.Hello{
+			ProtocolVersion: executorv1.ProtocolVersion_PROTOCOL_VERSION_1, EnvironmentId: hello.EnvironmentID,
+			PodName: hello.PodName, Token: hello.Token, Slots: 1}}}))
+		first, err := stream.Recv()
+		return err == nil && first.GetWelcome() != nil
+	}, 5*time.Second, 20*time.Millisecond)
+	msg, err := stream.Recv()
+	require.NoError(t, err)
+	require.Equal(t, "b", msg.GetAssignment().GetTaskId())
+
+	require.NoError(t, stream.Send(&executorv1.ExecutorMessage{Message: &executorv1.ExecutorMessage_Draining{Draining: &executorv1.Draining{}}}))
+	require.NoError(t, stream.CloseSend())
+	for err == nil {
+		_, err = stream.Recv()
+	}
+	require.Eventually(t, func() bool {
+		s, _ := pool.Status("b")
+		return s.Phase() == actorpool.TaskFailed
+	}, 2*time.Second, 10*time.Millisecond, "failed at once, not after the reconnect grace (20 s)")
+	s, _ := pool.Status("b")
+	failure, _ := s.Failure()
+	assert.Equal(t, contract.CodeExecutorDraining, failure.Code)
+	assert.True(t, failure.Retryable)
 }
