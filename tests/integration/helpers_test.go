@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -46,7 +47,8 @@ func intsOf(outputs *idlcore.LiteralMap, keys ...string) []int64 {
 	return values
 }
 
-// allSpans returns the actor tasks every executor pod of the stack ran, with the pod that ran them.
+// allSpans returns the actor tasks every executor pod of the stack ran, with the pod that ran them, in
+// start order.
 func allSpans(ctx context.Context, t *testing.T, stack *harness.Stack) []podSpan {
 	t.Helper()
 	var all []podSpan
@@ -55,6 +57,8 @@ func allSpans(ctx context.Context, t *testing.T, stack *harness.Stack) []podSpan
 			all = append(all, podSpan{Pod: pod, TaskSpan: s})
 		}
 	}
+	// Pod by pod from a map: spans of different pods would come in any order.
+	slices.SortStableFunc(all, func(a, b podSpan) int { return a.Start.Compare(b.Start) })
 	return all
 }
 
