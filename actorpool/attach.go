@@ -162,7 +162,14 @@ func (p *Pool) failLostLocked(s *Session, fate ExecutorPodState, w *wakeups) {
 	if s.env.lost[s.podName] == s {
 		delete(s.env.lost, s.podName)
 	}
-	failed := false
+	if p.failRunningLocked(s, lostFailure(s.podName, s.lostReason, fate), w) {
+		p.metrics.executorLost()
+	}
+}
+
+// failRunningLocked takes every attempt off s, failing each with f (an orphan nobody submitted is
+// forgotten instead), and says whether it failed any. p.mu must be held.
+func (p *Pool) failRunningLocked(s *Session, f Failure, w *wakeups) (failed bool) {
 	for id, a := range s.running {
 		delete(s.running, id)
 		s.env.active--
@@ -170,12 +177,10 @@ func (p *Pool) failLostLocked(s *Session, fate ExecutorPodState, w *wakeups) {
 			p.forgetOrphanLocked(a)
 			continue
 		}
-		failed = p.failLocked(a, lostFailure(s.podName, s.lostReason, fate), w) || failed
-	}
-	if failed {
-		p.metrics.executorLost()
+		failed = p.failLocked(a, f, w) || failed
 	}
 	p.markIdleLocked(s.env)
+	return failed
 }
 
 // lostFailure is the failure of an attempt whose executor went away.

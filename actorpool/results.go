@@ -36,17 +36,8 @@ func (p *Pool) ExecutorClosed(s *Session) {
 		if s.detached || !s.draining {
 			return
 		}
-		for id, a := range s.running {
-			delete(s.running, id)
-			s.env.active--
-			if a.isOrphan() {
-				p.forgetOrphanLocked(a)
-				continue
-			}
-			p.failLocked(a, Failure{Kind: FailureSystem, Retryable: true, Code: contract.CodeExecutorDraining,
-				Message: fmt.Sprintf("executor %s was stopping and did not start the task", s.podName)}, w)
-		}
-		p.markIdleLocked(s.env)
+		p.failRunningLocked(s, Failure{Kind: FailureSystem, Retryable: true, Code: contract.CodeExecutorDraining,
+			Message: fmt.Sprintf("executor %s was stopping and did not start the task", s.podName)}, w)
 	})
 }
 
