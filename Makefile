@@ -96,10 +96,12 @@ chart-test:
 	cd tests && go test -count=1 -timeout 10m -v ./chart/...
 
 ## chaos: 2,000 actor tasks over 20 executors with executors killed and propeller restarted; prints the
-## CHAOS line (CI runs TestChaos with 200 tasks). CHAOS_TASKS sets the size.
+## CHAOS line (CI runs TestChaos with 200 tasks). CHAOS_TASKS sets the size. The whole log (the stack's,
+## every executor's) is kept in chaos.log, to trace a slow or failed run.
 CHAOS_TASKS ?= 2000
 chaos: venv
-	cd tests && CHAOS_TASKS=$(CHAOS_TASKS) go test -count=1 -timeout 60m -run '^TestChaos$$' -v ./integration/ | grep -E '^(CHAOS|--- |ok|FAIL)'
+	set -o pipefail; cd tests && CHAOS_TASKS=$(CHAOS_TASKS) go test -count=1 -timeout 60m -run '^TestChaos$$' -v ./integration/ 2>&1 \
+	  | tee ../chaos.log | grep -E '^(CHAOS|--- |ok|FAIL)'
 
 ## soak: SOAK_DURATION of steady load through the real stack, printing the memory and goroutines of
 ## propeller, the executors and their runtimes every minute.
