@@ -6,11 +6,32 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 )
 
-// attempt is the pool's record of one task attempt. The pool's mutex guards it.
+// attempt is the pool's record of one task attempt. The pool's mutex guards it. This file holds every
+// change of an attempt's life; the failures the pool gives it are in failure.go.
 //
-// Most attempts are submitted by the plugin. An executor may also report one the pool does not know
-// (it ran or finished it before the pool restarted): such an orphan waits, on that executor, for
-// propeller to submit it again, which adopts it.
+// A submitted attempt goes through these phases (TaskStatus's), each arrow a function below:
+//
+//	          Submit                  assignLocked            startLocked
+//	(plugin) ───────► Queued ────────────────────► Assigned ────────────► Running
+//	                    │                             │                      │
+//	                    │                             │   recordLocked       │
+//	                    │                             ├──────────────────────┴──► Succeeded or Failed
+//	                    │                             │   (the executor's result)
+//	                    └─────────── failLocked ──────┴──► Failed
+//	                    (no executor starts, broken environment, executor lost or draining)
+//
+// releaseLocked (the plugin's Finalize or Abort) ends the record from any phase: a queued attempt
+// leaves its queue, a running one is cancelled on its executor (which keeps the slot until it confirms
+// the task stopped), and an ended one has its result acknowledged (ackLocked), so the executor forgets
+// it too. Nothing else removes a submitted attempt, but forgetting one nobody asks about (sweepOnce).
+//
+// An executor may report an attempt the pool does not know, after the pool restarted: it ran or
+// finished it for a pool that is gone. Such an orphan (newOrphanLocked) waits on that executor for
+// propeller to submit the attempt again, which adopts the run or its result (adoptOrphanLocked), if
+// the submission is for the orphan's own environment; otherwise, or after the orphan grace, it is
+// forgotten (forgetOrphanLocked): its run cancelled, its result acknowledged and dropped. An attempt
+// submitted again and still queued when its executor reports it is that executor's
+// (adoptRunLocked, adoptResultLocked): nothing runs twice.
 type attempt struct {
 	id      string
 	command []string
@@ -58,4 +79,139 @@ func (a *attempt) isOrphan() bool { return !a.orphanSince.IsZero() }
 // assignment is what an executor is sent to run the attempt.
 func (a *attempt) assignment() Assignment {
 	return Assignment{TaskID: a.id, Command: a.command, Env: a.envVars}
+}
+
+// assignLocked gives a, which is not queued, to s: Queued → Assigned. p.mu must be held.
+func (p *Pool) assignLocked(a *attempt, s *Session) {
+	a.session = s
+	a.status.phase = TaskAssigned
+	a.status.Executor = s.podName
+	s.takeSlot(a)
+}
+
+// startLocked records that a's executor began it at at: Assigned → Running. p.mu must be held.
+func (p *Pool) startLocked(a *attempt, at time.Time, w *wakeups) {
+	if a.status.phase != TaskAssigned || a.released {
+		return
+	}
+	a.status.phase = TaskRunning
+	a.status.StartedAt = at
+	w.add(a.owner)
+}
+
+// adoptRunLocked makes the run s reports the run of a, submitted again (after a restart of the pool)
+// and queued meanwhile: Queued → Running, without running it twice. p.mu must be held.
+func (p *Pool) adoptRunLocked(a *attempt, s *Session, w *wakeups) {
+	a.env.queue.remove(a)
+	p.assignLocked(a, s)
+	a.status.phase = TaskRunning
+	w.add(a.owner)
+}
+
+// adoptResultLocked makes the result s reports the result of a, submitted again and queued
+// meanwhile; the caller records it. p.mu must be held.
+func (p *Pool) adoptResultLocked(a *attempt, s *Session) {
+	a.env.queue.remove(a)
+	a.session = s
+}
+
+// recordLocked records r as a's result: → Succeeded, or Failed with the executor's failure. p.mu must
+// be held.
+func (p *Pool) recordLocked(a *attempt, r Result, w *wakeups) {
+	a.resultHeld = true
+	a.status.Executor = a.session.podName
+	a.status.StartedAt, a.status.FinishedAt = r.StartedAt, r.FinishedAt
+	if r.Failure != nil {
+		p.failLocked(a, *r.Failure, w)
+		return
+	}
+	a.status.phase = TaskSucceeded
+	p.metrics.attemptEnded(nil)
+	w.add(a.owner)
+}
+
+// failLocked marks a failed, unless it was released or has ended already, and says whether it did.
+// p.mu must be held.
+func (p *Pool) failLocked(a *attempt, f Failure, w *wakeups) bool {
+	if a.released || a.status.phase.IsTerminal() {
+		return false
+	}
+	a.status.phase = TaskFailed
+	a.status.failure = &f
+	p.metrics.attemptEnded(&f)
+	w.add(a.owner)
+	return true
+}
+
+// releaseLocked forgets a (see Release). p.mu must be held.
+func (p *Pool) releaseLocked(a *attempt) {
+	delete(p.attempts, a.id)
+	a.released = true
+	switch {
+	case a.isQueued():
+		a.env.queue.remove(a)
+		p.markIdleLocked(a.env)
+	case a.status.phase.IsTerminal():
+		p.ackLocked(a)
+	case a.session != nil && !a.session.detached:
+		a.session.link.Cancel(a.id)
+	}
+	// A running attempt of a lost session is cancelled when its executor reconnects (takeOverLocked).
+}
+
+// ackLocked acknowledges a's result to the executor that holds it, if that executor is connected; if
+// it is not, it sends the result again when it reconnects, and is acknowledged then. p.mu must be
+// held.
+func (p *Pool) ackLocked(a *attempt) {
+	if a.session == nil || !a.resultHeld {
+		return
+	}
+	if s := a.env.sessions[a.session.podName]; s != nil {
+		s.link.Ack(a.id)
+	}
+}
+
+// newOrphanLocked records id, which s reports and nobody submitted, as an orphan: running on s, or
+// finished with result held (nil while it runs). p.mu must be held.
+func (p *Pool) newOrphanLocked(id string, s *Session, held *Result) *attempt {
+	a := &attempt{id: id, env: s.env, session: s, orphanSince: p.opts.Now(), held: held, resultHeld: held != nil}
+	if held == nil {
+		a.status.phase = TaskRunning
+		s.takeSlot(a)
+	}
+	p.attempts[id] = a
+	s.env.orphans++
+	return a
+}
+
+// adoptOrphanLocked makes a, an attempt an executor reported before propeller submitted it, the
+// submitted attempt t: its run (or its result) is t's. p.mu must be held.
+func (p *Pool) adoptOrphanLocked(a *attempt, t Task, w *wakeups) {
+	a.env.orphans--
+	a.orphanSince = time.Time{}
+	a.command, a.envVars, a.owner, a.lastSeen = t.Command, t.Env, t.Owner, p.opts.Now()
+	a.status.Executor = a.session.podName
+	if r := a.held; r != nil {
+		a.held = nil
+		p.recordLocked(a, *r, w)
+		return
+	}
+	w.add(a.owner)
+}
+
+// forgetOrphanLocked drops a, an orphan nobody submitted: a result it holds is acknowledged, a run
+// is cancelled (and keeps its slot until the executor confirms). p.mu must be held.
+func (p *Pool) forgetOrphanLocked(a *attempt) {
+	delete(p.attempts, a.id)
+	a.env.orphans--
+	a.orphanSince = time.Time{}
+	a.released = true
+	switch {
+	case a.held != nil:
+		if s := a.env.sessions[a.session.podName]; s != nil {
+			s.link.Ack(a.id)
+		}
+	case a.session != nil && !a.session.detached:
+		a.session.link.Cancel(a.id)
+	}
 }

@@ -2,6 +2,8 @@ package actorpool
 
 import (
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 )
 
@@ -104,5 +106,39 @@ func (env *environment) waitingReason() string {
 		return fmt.Sprintf("waiting for executors of environment %s to start", env.spec.Key.Name)
 	default:
 		return fmt.Sprintf("waiting for a free slot on the %d executors of environment %s", len(env.sessions), env.spec.Key.Name)
+	}
+}
+
+// podProblems says what env's pods report, for people.
+func (env *environment) podProblems() string {
+	var problems []string
+	for name, s := range env.pods {
+		if s.Problem != "" {
+			problems = append(problems, fmt.Sprintf("pod %s: %s", name, s.Problem))
+		}
+	}
+	if len(problems) == 0 {
+		if env.lastErr != nil {
+			return env.lastErr.Error()
+		}
+		return "its pods are still pending"
+	}
+	slices.Sort(problems)
+	return strings.Join(problems, "; ")
+}
+
+// forgetEndedPods drops the states of pods that ended: the Cluster has removed them.
+func (env *environment) forgetEndedPods() {
+	for name, s := range env.pods {
+		if s.Ended {
+			delete(env.pods, name)
+		}
+	}
+}
+
+// noteSessionsChanged starts the clock of an environment left without executors.
+func (env *environment) noteSessionsChanged(now time.Time) {
+	if len(env.sessions) == 0 {
+		env.sessionlessSince = now
 	}
 }

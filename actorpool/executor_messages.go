@@ -1,6 +1,8 @@
 package actorpool
 
-import "time"
+import (
+	"time"
+)
 
 // ExecutorHello is what an executor says when it connects.
 type ExecutorHello struct {
@@ -29,4 +31,16 @@ type Assignment struct {
 	TaskID  string
 	Command []string
 	Env     []EnvVar
+}
+
+// reported returns the attempts h says the executor runs or holds a result for.
+func (h ExecutorHello) reported() map[string]bool {
+	ids := make(map[string]bool, len(h.Running)+len(h.Held))
+	for _, id := range h.Running {
+		ids[id] = true
+	}
+	for _, r := range h.Held {
+		ids[r.TaskID] = true
+	}
+	return ids
 }

@@ -6,10 +6,18 @@
 // about on each round, executors re-announce what they run and hold when they reconnect, and the
 // Cluster reads each environment's secret back from the API server.
 //
-// Files: pool.go (what the plugin calls), attach.go and results.go (what the executor service calls),
-// dispatch.go (from queue to executor), lifecycle.go (each environment's goroutine, the only caller of
-// the Cluster for it), recovery.go (what a restarted pool finds, and attempts nobody asks about),
-// metrics.go (what operators see), and one file per type.
+// Callers use two surfaces:
+//
+//   - The plugin (through its own Pool interface): [Pool.Submit] an attempt, ask its [Pool.Status]
+//     every round, and [Pool.Release] it once Flyte recorded its end or aborted it (pool_plugin.go).
+//   - The executor service, once per executor stream: [Pool.AttachExecutor] on its Hello, then
+//     [Pool.TaskStarted], [Pool.TaskFinished], [Pool.ExecutorDraining], [Pool.ExecutorClosed] as the
+//     executor reports, and [Pool.DetachExecutor] when the stream ends (pool_executor.go). The pool
+//     talks back through the session's [ExecutorLink].
+//
+// The pool talks to Kubernetes only through a [Cluster]. The Pool's own methods are in files named
+// pool_*.go by what they do; an attempt's whole life is in attempt.go, and every failure the pool
+// makes is in failure.go.
 package actorpool
 
 import (
@@ -17,8 +25,6 @@ import (
 	"sync"
 
 	"k8s.io/apimachinery/pkg/types"
-
-	"github.com/flyteorg/flyte/flytestdlib/logger"
 )
 
 // Notifier is told the owner of an attempt whose status changed. It must not block.
@@ -69,105 +75,6 @@ func New(ctx context.Context, cluster Cluster, notify Notifier, opts Options) *P
 
 // Wait blocks until every goroutine of the pool has stopped, which happens once its context is done.
 func (p *Pool) Wait() { p.wg.Wait() }
-
-// Submit adds a task attempt to its environment's queue, creating the environment if needed. Submitting
-// an ID the pool already knows changes nothing, so callers may submit on every round; an attempt an
-// executor reported running or finished before propeller submitted it (after a restart of the pool)
-// is adopted, not run again.
-func (p *Pool) Submit(ctx context.Context, t Task) error {
-	if err := t.Validate(); err != nil {
-		return err
-	}
-	submitted := false
-	p.update(func(w *wakeups) {
-		if a, known := p.attempts[t.ID]; known {
-			if a.isOrphan() {
-				p.adoptOrphanLocked(a, t, w)
-			}
-			return
-		}
-		env := p.environmentLocked(t.Environment)
-		a := newAttempt(t, env, p.opts.Now())
-		p.attempts[t.ID] = a
-		submitted = true
-		if env.broken != "" {
-			p.failLocked(a, cannotStart(env.broken, false), w)
-			return
-		}
-		env.enqueue(a, p.opts.Now())
-		p.dispatchLocked(env, w)
-	})
-	if submitted {
-		logger.Debugf(ctx, "actor task %s submitted to environment %s", t.ID, t.Environment.Key)
-	}
-	return nil
-}
-
-// Status returns what the pool knows about an attempt, and false if it does not know it (or knows it
-// only from an executor's report, so that the caller submits it).
-func (p *Pool) Status(id string) (TaskStatus, bool) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	a, ok := p.attempts[id]
-	if !ok || a.isOrphan() {
-		return TaskStatus{}, false
-	}
-	a.lastSeen = p.opts.Now()
-	s := a.status
-	s.ExecutorsConnected = len(a.env.sessions)
-	if s.phase == TaskQueued {
-		reason := a.env.waitingReason()
-		if !p.discoveryDone {
-			reason = "the actor pool is starting: it is finding out which executors already run"
-		}
-		if reason != a.waiting {
-			// The version tells propeller the phase says something new, so that it shows the reason.
-			a.waiting = reason
-			a.waitingVersion++
-		}
-		s.Waiting, s.Version = a.waiting, a.waitingVersion
-	}
-	return s, true
-}
-
-// Release forgets an attempt: the plugin has recorded its end, or aborted it. An attempt still
-// running is cancelled on its executor, which keeps the slot until it confirms the attempt stopped;
-// an attempt that ended has its result acknowledged, so the executor forgets it too.
-func (p *Pool) Release(id string) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if a, ok := p.attempts[id]; ok && !a.isOrphan() {
-		p.releaseLocked(a)
-	}
-}
-
-// releaseLocked forgets a (see Release). p.mu must be held.
-func (p *Pool) releaseLocked(a *attempt) {
-	delete(p.attempts, a.id)
-	a.released = true
-	switch {
-	case a.isQueued():
-		a.env.queue.remove(a)
-		p.markIdleLocked(a.env)
-	case a.status.phase.IsTerminal():
-		p.ackLocked(a)
-	case a.session != nil && !a.session.detached:
-		a.session.link.Cancel(a.id)
-	}
-	// A running attempt of a lost session is cancelled when its executor reconnects (takeOverLocked).
-}
-
-// ackLocked acknowledges a's result to the executor that holds it, if that executor is connected; if
-// it is not, it sends the result again when it reconnects, and is acknowledged then. p.mu must be
-// held.
-func (p *Pool) ackLocked(a *attempt) {
-	if a.session == nil || !a.resultHeld {
-		return
-	}
-	if s := a.env.sessions[a.session.podName]; s != nil {
-		s.link.Ack(a.id)
-	}
-}
 
 // environmentLocked returns the environment of spec, creating it and starting its goroutine if
 // needed. p.mu must be held.

@@ -43,3 +43,15 @@ func (s *Session) freeSlots() int {
 	}
 	return s.slots - len(s.running)
 }
+
+// takeSlot gives a a slot on s until freeSlot. p.mu must be held.
+func (s *Session) takeSlot(a *attempt) {
+	s.running[a.id] = a
+	s.env.active++
+}
+
+// freeSlot frees the slot of attempt id on s. p.mu must be held.
+func (s *Session) freeSlot(id string) {
+	delete(s.running, id)
+	s.env.active--
+}

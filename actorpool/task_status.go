@@ -3,8 +3,6 @@ package actorpool
 import (
 	"fmt"
 	"time"
-
-	"github.com/flyteactors/flyteactors/go/contract"
 )
 
 // TaskPhase is where a task is in its life in the pool.
@@ -44,30 +42,6 @@ func (p TaskPhase) String() string {
 // IsTerminal reports whether the task will not change phase again.
 func (p TaskPhase) IsTerminal() bool { return p == TaskSucceeded || p == TaskFailed }
 
-// FailureKind says whose fault a failure is; it decides whose retry budget the failure spends.
-type FailureKind int
-
-const (
-	// FailureUser: the task's own code or inputs failed.
-	FailureUser FailureKind = iota + 1
-	// FailureSystem: the platform failed (executor lost, runtime crashed, environment cannot start).
-	FailureSystem
-)
-
-// Failure describes why a task did not succeed.
-type Failure struct {
-	Kind      FailureKind
-	Retryable bool
-	OOM       bool
-	// Code is a short machine-readable reason, one of the codes of package contract.
-	Code string
-	// ExitCode is, when the failure is that the task's process ended (it exited, or a signal killed
-	// it), the exit status a pod would have reported for it (128+signal for a signal); 0 otherwise.
-	ExitCode int32
-	// Message says what happened, for people.
-	Message string
-}
-
 // TaskStatus is what the pool knows about a task. It is a value: the pool never changes a status it
 // has handed out. A status carries a Failure exactly when its phase is TaskFailed.
 type TaskStatus struct {
@@ -95,14 +69,4 @@ func (s TaskStatus) Failure() (Failure, bool) {
 		return Failure{}, false
 	}
 	return *s.failure, true
-}
-
-// truncated returns f with its message cut to contract.MaxFailureMessageBytes; nil stays nil.
-func (f *Failure) truncated() *Failure {
-	if f == nil || len(f.Message) <= contract.MaxFailureMessageBytes {
-		return f
-	}
-	short := *f
-	short.Message = contract.TruncateMessage(f.Message)
-	return &short
 }

@@ -15,7 +15,7 @@ import (
 	executorv1 "github.com/flyteactors/flyteactors/go/executor/v1"
 )
 
-// FuzzSession (issue 10, item 6): any Hello and any messages after it, as the service hands them to
+// FuzzSession: any Hello and any messages after it, as the service hands them to
 // the pool, never panic and never leave an executor with more tasks than its slots. The first byte
 // says whether the Hello carries the right identity, so that most inputs reach past the token check.
 func FuzzSession(f *testing.F) {

@@ -15,7 +15,7 @@ import (
 	executorv1 "github.com/flyteactors/flyteactors/go/executor/v1"
 )
 
-// TestMalformedSessionsAreRefusedClearly (issue 10, item 6): each way a session can open wrong, and
+// TestMalformedSessionsAreRefusedClearly: each way a session can open wrong, and
 // the status it ends with.
 func TestMalformedSessionsAreRefusedClearly(t *testing.T) {
 	_, spec, client := serve(t, executorsvc.Options{HelloTimeout: 200 * time.Millisecond}, time.Hour)

@@ -45,15 +45,34 @@ func DefaultOptions() Options {
 	return Options{HeartbeatInterval: contract.DefaultHeartbeatInterval, MissedHeartbeats: 3, HelloTimeout: 10 * time.Second}
 }
 
+// Pool is the service's view of the actor pool: exactly the calls it makes for each executor's stream
+// (an *actorpool.Pool is one). Every call but AttachExecutor takes the Session AttachExecutor returned.
+type Pool interface {
+	// AttachExecutor admits an executor on its Hello; it returns its session and the attempts it
+	// reported running that it must cancel, or an actorpool error saying why it is refused.
+	AttachExecutor(h actorpool.ExecutorHello, link actorpool.ExecutorLink) (*actorpool.Session, []string, error)
+	// TaskStarted and TaskFinished report an attempt's start and result.
+	TaskStarted(s *actorpool.Session, taskID string, at time.Time)
+	TaskFinished(s *actorpool.Session, r actorpool.Result)
+	// ExecutorDraining reports that the executor is stopping; ExecutorClosed that it then closed its
+	// side of the stream for good.
+	ExecutorDraining(s *actorpool.Session)
+	ExecutorClosed(s *actorpool.Session)
+	// DetachExecutor ends the session once its stream has ended, for whatever reason.
+	DetachExecutor(s *actorpool.Session, reason string)
+}
+
+var _ Pool = (*actorpool.Pool)(nil)
+
 // Service implements executorv1.ExecutorServiceServer.
 type Service struct {
 	executorv1.UnimplementedExecutorServiceServer
-	pool *actorpool.Pool
+	pool Pool
 	opts Options
 }
 
 // New returns the service for pool.
-func New(pool *actorpool.Pool, opts Options) *Service {
+func New(pool Pool, opts Options) *Service {
 	d := DefaultOptions()
 	if opts.HeartbeatInterval <= 0 {
 		opts.HeartbeatInterval = d.HeartbeatInterval

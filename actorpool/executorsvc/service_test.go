@@ -50,7 +50,7 @@ func serve(t *testing.T, opts executorsvc.Options, ttl time.Duration) (*actorpoo
 	return pool, spec, executorv1.NewExecutorServiceClient(conn)
 }
 
-// TestStreamWithoutHelloIsEnded (issue 7, item 10): any pod could otherwise hold streams open forever.
+// TestStreamWithoutHelloIsEnded: any pod could otherwise hold streams open forever.
 func TestStreamWithoutHelloIsEnded(t *testing.T) {
 	_, _, client := serve(t, executorsvc.Options{HelloTimeout: 100 * time.Millisecond}, time.Hour)
 	stream, err := client.Connect(context.Background())
@@ -61,7 +61,7 @@ func TestStreamWithoutHelloIsEnded(t *testing.T) {
 	assert.Less(t, time.Since(start), 5*time.Second)
 }
 
-// TestWrongTokenLearnsNothing (issue 7, item 10): the refusal names neither the environment nor why.
+// TestWrongTokenLearnsNothing: the refusal names neither the environment nor why.
 func TestWrongTokenLearnsNothing(t *testing.T) {
 	_, spec, client := serve(t, executorsvc.Options{}, time.Hour)
 	stream, err := client.Connect(context.Background())
@@ -75,7 +75,7 @@ func TestWrongTokenLearnsNothing(t *testing.T) {
 	assert.Equal(t, "permission denied", status.Convert(err).Message())
 }
 
-// TestPoolEndsTheSessionsOfADeletedEnvironment (issue 7, item 2): the executor of a deleted pod learns
+// TestPoolEndsTheSessionsOfADeletedEnvironment: the executor of a deleted pod learns
 // its session is over, and reconnects (UNAVAILABLE) instead of idling on a stream the pool ignores.
 func TestPoolEndsTheSessionsOfADeletedEnvironment(t *testing.T) {
 	pool, spec, client := serve(t, executorsvc.Options{}, 50*time.Millisecond)

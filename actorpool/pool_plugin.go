@@ -1,0 +1,78 @@
+package actorpool
+
+import (
+	"context"
+
+	"github.com/flyteorg/flyte/flytestdlib/logger"
+)
+
+// Submit adds a task attempt to its environment's queue, creating the environment if needed. Submitting
+// an ID the pool already knows changes nothing, so callers may submit on every round; an attempt an
+// executor reported running or finished before propeller submitted it (after a restart of the pool)
+// is adopted, not run again.
+func (p *Pool) Submit(ctx context.Context, t Task) error {
+	if err := t.Validate(); err != nil {
+		return err
+	}
+	submitted := false
+	p.update(func(w *wakeups) {
+		if a, known := p.attempts[t.ID]; known {
+			if a.isOrphan() {
+				p.adoptOrphanLocked(a, t, w)
+			}
+			return
+		}
+		env := p.environmentLocked(t.Environment)
+		a := newAttempt(t, env, p.opts.Now())
+		p.attempts[t.ID] = a
+		submitted = true
+		if env.broken != "" {
+			p.failLocked(a, brokenFailure(env.broken), w)
+			return
+		}
+		env.enqueue(a, p.opts.Now())
+		p.dispatchLocked(env, w)
+	})
+	if submitted {
+		logger.Debugf(ctx, "actor task %s submitted to environment %s", t.ID, t.Environment.Key)
+	}
+	return nil
+}
+
+// Status returns what the pool knows about an attempt, and false if it does not know it (or knows it
+// only from an executor's report, so that the caller submits it).
+func (p *Pool) Status(id string) (TaskStatus, bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	a, ok := p.attempts[id]
+	if !ok || a.isOrphan() {
+		return TaskStatus{}, false
+	}
+	a.lastSeen = p.opts.Now()
+	s := a.status
+	s.ExecutorsConnected = len(a.env.sessions)
+	if s.phase == TaskQueued {
+		reason := a.env.waitingReason()
+		if !p.discoveryDone {
+			reason = "the actor pool is starting: it is finding out which executors already run"
+		}
+		if reason != a.waiting {
+			// The version tells propeller the phase says something new, so that it shows the reason.
+			a.waiting = reason
+			a.waitingVersion++
+		}
+		s.Waiting, s.Version = a.waiting, a.waitingVersion
+	}
+	return s, true
+}
+
+// Release forgets an attempt: the plugin has recorded its end, or aborted it. An attempt still
+// running is cancelled on its executor, which keeps the slot until it confirms the attempt stopped;
+// an attempt that ended has its result acknowledged, so the executor forgets it too.
+func (p *Pool) Release(id string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if a, ok := p.attempts[id]; ok && !a.isOrphan() {
+		p.releaseLocked(a)
+	}
+}

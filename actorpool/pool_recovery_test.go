@@ -1,0 +1,162 @@
+package actorpool_test
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/flyteactors/flyteactors/actorpool"
+	"github.com/flyteactors/flyteactors/actorpool/pooltest"
+	"github.com/flyteactors/flyteactors/go/contract"
+)
+
+// TestUnknownRunningTaskWaitsAsOrphanThenIsCancelled: after a restart of the pool an
+// executor reports a task propeller has not submitted again yet: it keeps running for a while; if
+// nobody submits it, it is cancelled.
+func TestUnknownRunningTaskWaitsAsOrphanThenIsCancelled(t *testing.T) {
+	f := newPoolFixture(t)
+	spec := pooltest.Spec("env", time.Hour)
+	f.submit(t, spec, "a")
+	e, link, cancel := f.attach(t, spec, "pod-1", []string{"stranger"}, nil)
+	assert.Empty(t, cancel, "not cancelled at once: propeller may submit it again")
+	_, known := f.pool.Status("stranger")
+	assert.False(t, known, "an orphan is not known to the plugin, which submits it")
+	assert.Equal(t, actorpool.TaskQueued, phaseOf(t, f.pool, "a"), "the orphan holds the slot")
+
+	require.Eventually(t, func() bool { return len(link.Messages()) > 0 }, 5*time.Second, 5*time.Millisecond)
+	assert.Equal(t, []string{"cancel stranger"}, link.Messages(), "nobody submitted it within the grace")
+	f.pool.TaskFinished(e, actorpool.Result{TaskID: "stranger", Failure: &actorpool.Failure{Kind: actorpool.FailureSystem, Code: contract.CodeCancelled}})
+	assert.Equal(t, []string{"cancel stranger", "ack stranger", "assign a"}, link.Messages())
+}
+
+// TestOrphansAreAdoptedWhenSubmittedAgain: a running orphan becomes the submitted
+// attempt's run, and a held result its result; neither runs again.
+func TestOrphansAreAdoptedWhenSubmittedAgain(t *testing.T) {
+	f := newPoolFixture(t)
+	spec := pooltest.Spec("env", time.Hour)
+	_, link, cancel := f.attach2(t, spec, "pod-1", []string{"running"}, []actorpool.Result{{TaskID: "done"}})
+	assert.Empty(t, cancel)
+	assert.Empty(t, link.Messages(), "the held result is not acknowledged before propeller takes it")
+
+	before := f.wakeups.Count()
+	f.submit(t, spec, "running", "done")
+	assert.Equal(t, actorpool.TaskRunning, phaseOf(t, f.pool, "running"))
+	assert.Equal(t, actorpool.TaskSucceeded, phaseOf(t, f.pool, "done"))
+	assert.GreaterOrEqual(t, f.wakeups.Count(), before+2, "both owners woken")
+	time.Sleep(400 * time.Millisecond) // past the orphan grace: adopted attempts are not cancelled
+	assert.Empty(t, link.Messages(), "nothing assigned again, nothing cancelled")
+	f.pool.Release("done")
+	assert.Equal(t, []string{"ack done"}, link.Messages())
+}
+
+// attach2 attaches an executor with two slots, creating the environment first.
+func (f *poolFixture) attach2(t *testing.T, spec actorpool.EnvironmentSpec, pod string, running []string, held []actorpool.Result) (*actorpool.Session, *pooltest.Link, []string) {
+	t.Helper()
+	spec.Slots = 2
+	f.submit(t, spec, "creates-the-environment")
+	f.pool.Release("creates-the-environment")
+	link := &pooltest.Link{}
+	h := pooltest.Hello(spec, pod, 2)
+	h.Running, h.Held = running, held
+	s, cancel, err := pooltest.Attach(f.pool, h, link, 5*time.Second)
+	require.NoError(t, err)
+	return s, link, cancel
+}
+
+// TestRestartedPoolAdoptsRunningAttempt: propeller submitted the attempt again before its executor
+// reconnected; the executor's run is the attempt, and its owner is woken.
+func TestRestartedPoolAdoptsRunningAttempt(t *testing.T) {
+	f := newPoolFixture(t)
+	spec := pooltest.Spec("env", time.Hour)
+	f.submit(t, spec, "a")
+	before := f.wakeups.Count()
+	e, link, cancel := f.attach(t, spec, "pod-1", []string{"a"}, nil)
+	assert.Empty(t, cancel)
+	assert.Empty(t, link.Messages(), "not assigned a second time")
+	assert.Equal(t, actorpool.TaskRunning, phaseOf(t, f.pool, "a"))
+	assert.Greater(t, f.wakeups.Count(), before, "the adoption woke the workflow")
+	f.pool.TaskFinished(e, actorpool.Result{TaskID: "a"})
+	assert.Equal(t, actorpool.TaskSucceeded, phaseOf(t, f.pool, "a"))
+}
+
+// TestDiscoveredEnvironmentIsDeletedAfterItsTTL: an environment a restarted pool
+// finds in the cluster and nobody submits to is deleted after its TTL; its executors are admitted
+// meanwhile.
+func TestDiscoveredEnvironmentIsDeletedAfterItsTTL(t *testing.T) {
+	cluster := pooltest.NewCluster()
+	spec := pooltest.Spec("leftover", 200*time.Millisecond)
+	cluster.Discovered(actorpool.DiscoveredEnvironment{Namespace: "ns", ID: spec.Key.ID(), Name: "leftover",
+		Secret: pooltest.Secret(spec.Key.ID()), TTL: spec.TTL})
+	f := newPoolFixtureWith(t, cluster, testOptions())
+
+	_, link, _ := f.attach(t, spec, "pod-1", nil, nil)
+	require.Eventually(t, func() bool { return cluster.Deleted(spec.Key.ID()) == 1 }, 5*time.Second, 5*time.Millisecond)
+	assert.Equal(t, []string{"close"}, link.Messages())
+	assert.Zero(t, cluster.Ensured(spec.Key.ID()), "a discovered environment is not ensured: nobody asked for it")
+}
+
+// TestDiscoveredEnvironmentWaitsForItsExecutorsBeforeDispatching: after a restart,
+// an attempt propeller submits again may still run on an executor that has not reconnected yet; the
+// pool dispatches nothing until the executors it found have said what they run.
+func TestDiscoveredEnvironmentWaitsForItsExecutorsBeforeDispatching(t *testing.T) {
+	cluster := pooltest.NewCluster()
+	spec := pooltest.Spec("env", time.Hour)
+	cluster.Discovered(actorpool.DiscoveredEnvironment{Namespace: "ns", ID: spec.Key.ID(), Name: "env",
+		Secret: pooltest.Secret(spec.Key.ID()), TTL: time.Hour, Pods: []string{"pod-a", "pod-b"}})
+	opts := testOptions()
+	opts.ReconnectGrace = time.Hour
+	f := newPoolFixtureWith(t, cluster, opts)
+	f.submit(t, spec, "x")
+	require.Eventually(t, func() bool {
+		s, _ := f.pool.Status("x")
+		return strings.Contains(s.Waiting, "2 executors of environment env to reconnect")
+	}, 5*time.Second, 5*time.Millisecond)
+
+	_, linkB, _ := f.attach(t, spec, "pod-b", nil, nil)
+	assert.Empty(t, linkB.Messages(), "pod-a has not said whether it runs x")
+	_, linkA, _ := f.attach(t, spec, "pod-a", []string{"x"}, nil)
+	assert.Empty(t, linkA.Messages())
+	assert.Empty(t, linkB.Messages(), "x runs on pod-a: never a second run")
+	assert.Equal(t, actorpool.TaskRunning, phaseOf(t, f.pool, "x"))
+	// The environment's own goroutine ensures it, soon after the submission woke it.
+	require.Eventually(t, func() bool { return cluster.Ensured(spec.Key.ID()) == 1 }, 5*time.Second, 5*time.Millisecond,
+		"submitted to, the environment is run again, whether the pool found it before or after the submission")
+}
+
+// TestDiscoveredEnvironmentSubmittedToIsEnsuredAtOnce: an environment the pool found at start, submitted
+// to after its executors reconnected, gets its missing pods now, not at the next resync.
+func TestDiscoveredEnvironmentSubmittedToIsEnsuredAtOnce(t *testing.T) {
+	cluster := pooltest.NewCluster()
+	spec := pooltest.Spec("env", time.Hour)
+	cluster.Discovered(actorpool.DiscoveredEnvironment{Namespace: "ns", ID: spec.Key.ID(), Name: "env",
+		Secret: pooltest.Secret(spec.Key.ID()), TTL: time.Hour, Pods: []string{"pod-a"}})
+	opts := testOptions()
+	opts.ResyncInterval = time.Hour
+	f := newPoolFixtureWith(t, cluster, opts)
+	f.attach(t, spec, "pod-a", nil, nil) // admitted: the pool has found the environment
+	assert.Zero(t, cluster.Ensured(spec.Key.ID()), "nobody asked for it yet")
+
+	f.submit(t, spec, "x")
+	require.Eventually(t, func() bool { return cluster.Ensured(spec.Key.ID()) == 1 }, 5*time.Second, 5*time.Millisecond,
+		"ensured on the submission, not an hour later")
+}
+
+// TestUnseenAttemptIsForgotten: an attempt whose Finalize never comes (its workflow
+// was deleted) does not stay forever.
+func TestUnseenAttemptIsForgotten(t *testing.T) {
+	opts := testOptions()
+	opts.ForgetAfter = 200 * time.Millisecond
+	f := newPoolFixtureWith(t, pooltest.NewCluster(), opts)
+	spec := pooltest.Spec("env", time.Hour)
+	f.submit(t, spec, "unseen", "seen")
+	for range 20 { // 400 ms of propeller asking about "seen" only
+		_, ok := f.pool.Status("seen")
+		require.True(t, ok, "an attempt asked about is kept")
+		time.Sleep(20 * time.Millisecond)
+	}
+	_, link, _ := f.attach(t, spec, "pod-1", nil, nil)
+	assert.Equal(t, []string{"assign seen"}, link.Messages(), "the older, unseen attempt was released")
+}
