@@ -4,11 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"net"
-	"os"
 	"os/exec"
-	"path/filepath"
-	"strconv"
-	"syscall"
 	"testing"
 	"time"
 
@@ -21,7 +17,6 @@ import (
 	"github.com/flyteactors/flyteactors/actorpool/executorsvc"
 	"github.com/flyteactors/flyteactors/actorpool/pooltest"
 	"github.com/flyteactors/flyteactors/go/contract"
-	"github.com/flyteactors/flyteactors/go/servercert"
 )
 
 // fixture is a real pool with its gRPC service on loopback, and an environment spec.
@@ -148,33 +143,6 @@ func TestExecutorRunsAssignmentsAndReportsResults(t *testing.T) {
 	assert.Contains(t, f.out.String(), "ran d in ")
 }
 
-func TestExecutorStopsCancelledTask(t *testing.T) {
-	f := newFixture(t, 1)
-	f.submit(t, "slow", "sleep", "30")
-	f.submit(t, "next", "ok")
-	runExecutor(t, f.executor(t, pooltest.Token(f.spec.Key, "pod-1"), 1))
-	require.Eventually(t, func() bool {
-		s, _ := f.pool.Status("slow")
-		return s.Phase() == actorpool.TaskRunning
-	}, 20*time.Second, 10*time.Millisecond)
-
-	start := time.Now()
-	f.pool.Release("slow")
-	assert.Equal(t, actorpool.TaskSucceeded, f.waitTerminal(t, "next").Phase())
-	assert.Less(t, time.Since(start), 15*time.Second, "the slot was freed by the cancel, not by the sleep ending")
-}
-
-func TestExecutorRunsSlotsInParallel(t *testing.T) {
-	f := newFixture(t, 2)
-	f.submit(t, "x", "sleep", "1")
-	f.submit(t, "y", "sleep", "1")
-	runExecutor(t, f.executor(t, pooltest.Token(f.spec.Key, "pod-1"), 2))
-	x, y := f.waitTerminal(t, "x"), f.waitTerminal(t, "y")
-	assert.Equal(t, actorpool.TaskSucceeded, x.Phase())
-	assert.Equal(t, actorpool.TaskSucceeded, y.Phase())
-	assert.True(t, x.StartedAt.Before(y.FinishedAt) && y.StartedAt.Before(x.FinishedAt), "the two tasks overlapped")
-}
-
 func TestExecutorWithWrongTokenIsRefused(t *testing.T) {
 	f := newFixture(t, 1)
 	f.submit(t, "a", "ok")
@@ -188,53 +156,7 @@ func TestExecutorWithWrongTokenIsRefused(t *testing.T) {
 	assert.Equal(t, actorpool.TaskQueued, s.Phase())
 }
 
-func TestConfigFromEnvNamesWhatIsMissing(t *testing.T) {
-	env := map[string]string{contract.EnvPoolAddress: "pool:1", contract.EnvEnvironmentID: "e", contract.EnvPodName: "p", contract.EnvToken: "t"}
-	cfg, err := ConfigFromEnv(func(k string) string { return env[k] })
-	require.NoError(t, err)
-	assert.Equal(t, 1, cfg.Slots)
-	assert.Equal(t, []string{"python3", "-m", "flyteactors.runtime"}, cfg.RuntimeCommand)
-
-	env[contract.EnvSlots] = "two"
-	_, err = ConfigFromEnv(func(k string) string { return env[k] })
-	assert.ErrorContains(t, err, `FLYTE_ACTOR_SLOTS="two" is not a number`)
-	delete(env, contract.EnvSlots)
-	delete(env, contract.EnvToken)
-	_, err = ConfigFromEnv(func(k string) string { return env[k] })
-	assert.ErrorContains(t, err, "token is empty")
-}
-
-// TestRuntimeAndTasksNeverSeeTheToken (issue 7, item 10): the pod's identity, token first, stays with
-// the bridge.
-func TestRuntimeAndTasksNeverSeeTheToken(t *testing.T) {
-	t.Setenv(contract.EnvToken, "the-token")
-	t.Setenv(contract.EnvPodName, "pod-1")
-	t.Setenv(EnvPython, "python3")
-	f := newFixture(t, 1)
-	f.submit(t, "look", "envcheck")
-	runExecutor(t, f.executor(t, pooltest.Token(f.spec.Key, "pod-1"), 1))
-	s := f.waitTerminal(t, "look")
-	failure, _ := s.Failure()
-	assert.Equal(t, "FLYTE_ACTOR_PYTHON", failure.Message, "only the interpreter's name, never the identity")
-}
-
-func TestConfigFromEnvReadsTheTokenHandedOver(t *testing.T) {
-	// Raw descriptors, as HideToken hands them over: ConfigFromEnv takes the read end and closes it. An
-	// *os.File here would close that number a second time when collected, by then perhaps another
-	// test's listening socket (which is how this test once broke TestExecutorVerifiesThePool).
-	var fds [2]int
-	require.NoError(t, syscall.Pipe2(fds[:], syscall.O_CLOEXEC)) // no process started meanwhile inherits them
-	_, err := syscall.Write(fds[1], []byte("handed-over"))
-	require.NoError(t, err)
-	require.NoError(t, syscall.Close(fds[1]))
-	env := map[string]string{contract.EnvPoolAddress: "pool:1", contract.EnvEnvironmentID: "e", contract.EnvPodName: "p",
-		envTokenFD: strconv.Itoa(fds[0])}
-	cfg, err := ConfigFromEnv(func(k string) string { return env[k] })
-	require.NoError(t, err)
-	assert.Equal(t, "handed-over", cfg.Token)
-}
-
-// TestRuntimeThatCannotStartEndsTheExecutor (issue 9): no flytekit, an import that fails, or a warm-up
+// TestRuntimeThatCannotStartEndsTheExecutor: no flytekit, an import that fails, or a warm-up
 // that never ends: the executor stops with ErrRuntimeCannotStart (its own exit code) and the
 // runtime's own words before it.
 func TestRuntimeThatCannotStartEndsTheExecutor(t *testing.T) {
@@ -259,20 +181,7 @@ func TestRuntimeThatCannotStartEndsTheExecutor(t *testing.T) {
 	}
 }
 
-func TestInstallCopiesTheExecutor(t *testing.T) {
-	dir := filepath.Join(t.TempDir(), "flyte-actor")
-	require.NoError(t, Install(dir))
-	self, err := os.Executable()
-	require.NoError(t, err)
-	want, err := os.Stat(self)
-	require.NoError(t, err)
-	got, err := os.Stat(filepath.Join(dir, "actor-executor"))
-	require.NoError(t, err)
-	assert.Equal(t, want.Size(), got.Size())
-	assert.NotZero(t, got.Mode()&0o111, "executable")
-}
-
-// TestStoppingExecutorFinishesItsTasksAndTakesNoNewOnes (issue 10, item 2): on SIGTERM the executor
+// TestStoppingExecutorFinishesItsTasksAndTakesNoNewOnes: on SIGTERM the executor
 // drains: the running task ends well, a task queued meanwhile is not given to it, and it exits.
 func TestStoppingExecutorFinishesItsTasksAndTakesNoNewOnes(t *testing.T) {
 	f := newFixture(t, 1)
@@ -301,7 +210,7 @@ func TestStoppingExecutorFinishesItsTasksAndTakesNoNewOnes(t *testing.T) {
 	assert.NotContains(t, f.out.String(), "ran later")
 }
 
-// TestStoppingExecutorReportsUnfinishedTasksLost (issue 10, item 2): what cannot finish within the
+// TestStoppingExecutorReportsUnfinishedTasksLost: what cannot finish within the
 // drain is reported lost (Flyte retries it), never dropped.
 func TestStoppingExecutorReportsUnfinishedTasksLost(t *testing.T) {
 	f := newFixture(t, 1)
@@ -327,31 +236,4 @@ func TestStoppingExecutorReportsUnfinishedTasksLost(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("the executor did not exit")
 	}
-}
-
-// TestExecutorVerifiesThePool (issue 10, item 5): over TLS, an executor trusts only its installation's
-// CA: a pool with another certificate gets nothing from it.
-func TestExecutorVerifiesThePool(t *testing.T) {
-	bundle, err := servercert.New("127.0.0.1", time.Now())
-	require.NoError(t, err)
-	serverTLS, err := bundle.ServerTLS()
-	require.NoError(t, err)
-	f := newFixtureTLS(t, 1, serverTLS)
-	f.submit(t, "a", "ok")
-
-	impostor, err := servercert.New("127.0.0.1", time.Now())
-	require.NoError(t, err)
-	wrong := f.executor(t, pooltest.Token(f.spec.Key, "pod-1"), 1)
-	wrong.cfg.CA = impostor.CACert
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
-	require.NoError(t, wrong.Run(ctx))
-	s, _ := f.pool.Status("a")
-	assert.Equal(t, actorpool.TaskQueued, s.Phase(), "an executor that does not trust the pool's certificate never attached")
-	assert.Contains(t, f.out.String(), "authentication handshake failed")
-
-	right := f.executor(t, pooltest.Token(f.spec.Key, "pod-1"), 1)
-	right.cfg.CA = bundle.CACert
-	runExecutor(t, right)
-	assert.Equal(t, actorpool.TaskSucceeded, f.waitTerminal(t, "a").Phase(), "over TLS")
 }

@@ -28,7 +28,7 @@ func runTask(r *Runtime, id string, command ...string) *executorv1.Failure {
 	return r.Run(context.Background(), id, command, nil, func() {})
 }
 
-// TestCancelStopsOnlyItsTask (issue 7, item 5): a cancel names its task. A late cancel of a task that
+// TestCancelStopsOnlyItsTask: a cancel names its task. A late cancel of a task that
 // ended never kills the next one; a cancel that lands before the task reached the runtime still stops
 // it; a cancelled task's runtime is replaced for the next task.
 func TestCancelStopsOnlyItsTask(t *testing.T) {
@@ -58,7 +58,8 @@ func TestCancelStopsOnlyItsTask(t *testing.T) {
 	assert.Nil(t, runTask(r, "e", "ok"), "a fresh runtime runs the next task")
 }
 
-// TestIdleRuntimeThatDiedIsRestartedNotBlamed (issue 7, item 5).
+// TestIdleRuntimeThatDiedIsRestartedNotBlamed: a runtime that died between tasks is replaced before the next
+// task, which is not failed for it.
 func TestIdleRuntimeThatDiedIsRestartedNotBlamed(t *testing.T) {
 	r := newTestRuntime(t, &syncBuffer{}, nil)
 	pid := r.PID()
@@ -68,7 +69,7 @@ func TestIdleRuntimeThatDiedIsRestartedNotBlamed(t *testing.T) {
 	assert.NotEqual(t, pid, r.PID())
 }
 
-// TestCancelStopsWhatTheTaskStarted (issue 7, item 11): the runtime's process group goes, children too.
+// TestCancelStopsWhatTheTaskStarted: the runtime's process group goes, children too.
 func TestCancelStopsWhatTheTaskStarted(t *testing.T) {
 	out := &syncBuffer{}
 	r := newTestRuntime(t, out, nil)
@@ -84,7 +85,7 @@ func TestCancelStopsWhatTheTaskStarted(t *testing.T) {
 		"the task's child process was stopped with it")
 }
 
-// TestExitStatusesArePassedOn (issue 7, item 7): a task that exits, and a runtime that dies, carry
+// TestExitStatusesArePassedOn: a task that exits, and a runtime that dies, carry
 // the status a pod would have exited with; an OOM kill is told by the container's OOM counter.
 func TestExitStatusesArePassedOn(t *testing.T) {
 	// Once armed, each read of the counter is one higher: the kernel killed something in between.

@@ -72,7 +72,7 @@ func (s *sessionRecorder) reported(id string) bool {
 	return false
 }
 
-// TestResultFinishedWhileReconnectingReachesThePool (issue 7, item 1): a task that finishes while the
+// TestResultFinishedWhileReconnectingReachesThePool: a task that finishes while the
 // executor opens a new session (after the Hello's snapshot was taken) is reported on that session.
 func TestResultFinishedWhileReconnectingReachesThePool(t *testing.T) {
 	recorder := &sessionRecorder{}
@@ -107,7 +107,7 @@ func TestResultFinishedWhileReconnectingReachesThePool(t *testing.T) {
 	assert.Eventually(t, func() bool { return recorder.reported("t1") }, 10*time.Second, 10*time.Millisecond)
 }
 
-// TestSameTaskAssignedAgainRunsOnce (issue 7, item 6): an assignment of an ID the executor runs, or
+// TestSameTaskAssignedAgainRunsOnce: an assignment of an ID the executor runs, or
 // holds a result for, is ignored, whatever the timing.
 func TestSameTaskAssignedAgainRunsOnce(t *testing.T) {
 	out := &syncBuffer{}
