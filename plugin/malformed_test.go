@@ -11,8 +11,8 @@ import (
 	"google.golang.org/protobuf/types/known/structpb"
 )
 
-// malformedSpecs are task customs that must be refused, each with the error it must give (issue 10,
-// item 6): the field, and what is wrong with it.
+// malformedSpecs are task customs that must be refused, each with the error it must give: the
+// field, and what is wrong with it.
 var malformedSpecs = map[string]struct {
 	custom map[string]any
 	want   string
@@ -79,7 +79,7 @@ func parseAndCheck(t *testing.T, custom map[string]any) error {
 	return checkLimits(env, &defaultConfig)
 }
 
-// FuzzParseEnvironment (issue 10, item 6): whatever a task's custom holds, parsing neither panics nor
+// FuzzParseEnvironment: whatever a task's custom holds, parsing neither panics nor
 // accepts a spec the pool cannot run.
 func FuzzParseEnvironment(f *testing.F) {
 	for _, tc := range malformedSpecs {

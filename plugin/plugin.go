@@ -8,25 +8,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
-	"reflect"
-	"sync"
-	"time"
-
-	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/flyteorg/flyte/flyteplugins/go/tasks/pluginmachinery"
 	pluginsCore "github.com/flyteorg/flyte/flyteplugins/go/tasks/pluginmachinery/core"
-	"github.com/flyteorg/flyte/flyteplugins/go/tasks/pluginmachinery/flytek8s"
-	"github.com/flyteorg/flyte/flyteplugins/go/tasks/pluginmachinery/ioutils"
-	propellerconfig "github.com/flyteorg/flyte/flytepropeller/pkg/controller/config"
-	propellerutils "github.com/flyteorg/flyte/flytepropeller/pkg/utils"
-	"github.com/flyteorg/flyte/flytestdlib/logger"
 
 	"github.com/flyteactors/flyteactors/actorpool"
-	"github.com/flyteactors/flyteactors/actorpool/executorsvc"
-	"github.com/flyteactors/flyteactors/actorpool/kubepods"
 )
 
 const (
@@ -92,73 +78,6 @@ func (p *Plugin) Handle(ctx context.Context, tCtx pluginsCore.TaskExecutionConte
 	return p.transition(ctx, tCtx, status)
 }
 
-// transition maps a pool status to the Flyte phase of the attempt.
-func (p *Plugin) transition(ctx context.Context, tCtx pluginsCore.TaskExecutionContext, s actorpool.TaskStatus) (pluginsCore.Transition, error) {
-	now := time.Now()
-	info := &pluginsCore.TaskInfo{OccurredAt: &now}
-	switch s.Phase() {
-	case actorpool.TaskQueued:
-		// The version follows the waiting reason, so that propeller records (and the UI shows) each
-		// new reason, not only the first.
-		version := pluginsCore.DefaultPhaseVersion + s.Version
-		if s.ExecutorsConnected == 0 {
-			return pluginsCore.DoTransition(pluginsCore.PhaseInfoWaitingForResourcesInfo(version, s.Waiting, info)), nil
-		}
-		return pluginsCore.DoTransition(pluginsCore.PhaseInfoQueuedWithTaskInfo(version, s.Waiting, info)), nil
-	case actorpool.TaskAssigned:
-		return pluginsCore.DoTransition(pluginsCore.PhaseInfoInitializing(pluginsCore.DefaultPhaseVersion,
-			fmt.Sprintf("assigned to executor %s", s.Executor), info)), nil
-	case actorpool.TaskRunning:
-		return pluginsCore.DoTransition(pluginsCore.PhaseInfoRunning(pluginsCore.DefaultPhaseVersion, info)), nil
-	case actorpool.TaskSucceeded:
-		// Outputs, or the task's own error document, are where its pod would have left them;
-		// FlytePropeller reads and checks them exactly as for a pod.
-		reader := ioutils.NewRemoteFileOutputReader(ctx, tCtx.DataStore(), tCtx.OutputWriter(), 0)
-		if err := tCtx.OutputWriter().Put(ctx, reader); err != nil {
-			return pluginsCore.UnknownTransition, err
-		}
-		return pluginsCore.DoTransition(pluginsCore.PhaseInfoSuccess(info)), nil
-	case actorpool.TaskFailed:
-		f, _ := s.Failure()
-		return pluginsCore.DoTransition(failurePhase(ctx, f, info)), nil
-	}
-	return pluginsCore.UnknownTransition, fmt.Errorf("actor task in unknown pool phase %s", s.Phase())
-}
-
-// failurePhase maps a pool failure to a Flyte failure: whose fault (user or system budget) and
-// whether Flyte may retry. Running out of memory is the task's to fix, as for a pod. A task whose
-// process ended (it exited non-zero, or a signal killed it) is classified by Flyte's own reading of a
-// pod whose container ended so, so that it fails exactly as it would have in a pod of its own.
-func failurePhase(ctx context.Context, f actorpool.Failure, info *pluginsCore.TaskInfo) pluginsCore.PhaseInfo {
-	code, msg := f.Code, f.Message
-	switch {
-	case f.ExitCode != 0:
-		reason := "Error"
-		if f.OOM {
-			reason = flytek8s.OOMKilled
-		}
-		status := corev1.PodStatus{Phase: corev1.PodFailed, ContainerStatuses: []corev1.ContainerStatus{{
-			Name:  executorContainerName,
-			State: corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{ExitCode: f.ExitCode, Reason: reason, Message: msg}},
-		}}}
-		phase, err := flytek8s.DemystifyFailure(ctx, status, *info, executorContainerName)
-		if err == nil {
-			return phase
-		}
-		return pluginsCore.PhaseInfoSystemRetryableFailure(code, msg, info)
-	case f.OOM:
-		return pluginsCore.PhaseInfoRetryableFailure(codeOOM, msg, info)
-	case f.Kind == actorpool.FailureUser && f.Retryable:
-		return pluginsCore.PhaseInfoRetryableFailure(code, msg, info)
-	case f.Kind == actorpool.FailureUser:
-		return pluginsCore.PhaseInfoFailure(code, msg, info)
-	case f.Retryable:
-		return pluginsCore.PhaseInfoSystemRetryableFailure(code, msg, info)
-	default:
-		return pluginsCore.PhaseInfoSystemFailure(code, msg, info)
-	}
-}
-
 // Abort stops the attempt wherever it is.
 func (p *Plugin) Abort(_ context.Context, tCtx pluginsCore.TaskExecutionContext) error {
 	p.pool.Release(tCtx.TaskExecutionMetadata().GetTaskExecutionID().GetGeneratedName())
@@ -169,101 +88,6 @@ func (p *Plugin) Abort(_ context.Context, tCtx pluginsCore.TaskExecutionContext)
 func (p *Plugin) Finalize(_ context.Context, tCtx pluginsCore.TaskExecutionContext) error {
 	p.pool.Release(tCtx.TaskExecutionMetadata().GetTaskExecutionID().GetGeneratedName())
 	return nil
-}
-
-// startPool starts the actor pool and its executor service for this FlytePropeller process. They
-// live as long as ctx.
-func startPool(ctx context.Context, iCtx pluginsCore.SetupContext, cfg *Config) (*actorpool.Pool, error) {
-	propeller := propellerconfig.GetConfig()
-	if err := checkNotSharded(propeller); err != nil {
-		return nil, err
-	}
-	clientset, _, err := propellerutils.GetKubeConfig(ctx, propeller)
-	if err != nil {
-		return nil, fmt.Errorf("actor pool: kubernetes client: %w", err)
-	}
-	serverTLS, ca, err := serverTLS(ctx, clientset, cfg)
-	if err != nil {
-		return nil, err
-	}
-	// Listen before the pool starts: a pool, its goroutines and its metrics are not undone if this fails.
-	lis, err := net.Listen("tcp", cfg.ListenAddress)
-	if err != nil {
-		return nil, fmt.Errorf("actor pool: listen on %s: %w", cfg.ListenAddress, err)
-	}
-	enqueue := iCtx.EnqueueOwner()
-	notify := func(owner types.NamespacedName) {
-		if err := enqueue(owner); err != nil {
-			logger.Warnf(ctx, "actor pool: cannot wake workflow %s: %v", owner, err)
-		}
-	}
-	cluster := kubepods.New(clientset, kubepods.Options{
-		PoolAddress:   cfg.AdvertiseAddress,
-		Namespace:     watchedNamespace(propeller.LimitNamespace),
-		WarmupTimeout: cfg.WarmupTimeout.Duration,
-		CA:            ca,
-	})
-	go func() {
-		<-ctx.Done()
-		cluster.Close()
-	}()
-	pool := actorpool.New(ctx, cluster, notify, actorpool.Options{
-		ResyncInterval:   cfg.ResyncInterval.Duration,
-		ReconnectGrace:   cfg.ReconnectGrace.Duration,
-		OrphanGrace:      cfg.OrphanGrace.Duration,
-		ForgetAfter:      cfg.ForgetAfter.Duration,
-		MaxRetryInterval: cfg.MaxRetryInterval.Duration,
-		StartTimeout:     cfg.StartTimeout.Duration,
-		Metrics:          iCtx.MetricsScope().NewSubScope("pool"),
-	})
-	svc := executorsvc.New(pool, executorsvc.Options{
-		HeartbeatInterval: cfg.HeartbeatInterval.Duration,
-		MissedHeartbeats:  cfg.MissedHeartbeats,
-		TLS:               serverTLS,
-	})
-	go func() {
-		if err := svc.Serve(ctx, lis); err != nil {
-			logger.Errorf(ctx, "actor pool: executor service stopped: %v", err)
-		}
-	}()
-	logger.Infof(ctx, "actor pool: executor service on %s, advertised as %s (TLS %s)", lis.Addr(), cfg.AdvertiseAddress, cfg.TLS.Mode)
-	return pool, nil
-}
-
-// watchedNamespace turns propeller's limit-namespace ("all" or one namespace) into a namespace to
-// list in; "" lists every namespace.
-func watchedNamespace(limit string) string {
-	if limit == "all" {
-		return ""
-	}
-	return limit
-}
-
-// poolOnce holds the one pool of this FlytePropeller process and the configuration it was started
-// with. FlytePropeller may load plugins more than once in a process, but there is one listening port.
-type poolOnce struct {
-	mu   sync.Mutex
-	pool *actorpool.Pool
-	cfg  Config
-}
-
-// get returns the process's pool, starting it with cfg the first time. A later call with another
-// configuration is an error rather than a pool that silently ignores it.
-func (o *poolOnce) get(ctx context.Context, iCtx pluginsCore.SetupContext, cfg *Config) (*actorpool.Pool, error) {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	if o.pool != nil {
-		if !reflect.DeepEqual(o.cfg, *cfg) {
-			return nil, fmt.Errorf("plugins.actor changed from %+v to %+v after the actor pool started: restart FlytePropeller to apply it", o.cfg, *cfg)
-		}
-		return o.pool, nil
-	}
-	pool, err := startPool(ctx, iCtx, cfg)
-	if err != nil {
-		return nil, err
-	}
-	o.pool, o.cfg = pool, *cfg
-	return pool, nil
 }
 
 func init() {

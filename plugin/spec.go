@@ -41,7 +41,8 @@ type actorEnvironment struct {
 	Spec    actorSpec
 }
 
-// actorSpec is ExecutionEnv.spec of an actor environment (see docs/architecture.md, "Wire format").
+// actorSpec is ExecutionEnv.spec of an actor environment, as Union's SDK, Flyte 2's SDK and flyteactors write
+// it (docs/architecture.md, python/, gives the shape).
 type actorSpec struct {
 	ReplicaCount         int
 	Parallelism          int

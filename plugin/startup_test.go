@@ -2,68 +2,43 @@ package plugin
 
 import (
 	"context"
-	"os"
-	"path/filepath"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/kubernetes/fake"
+	"k8s.io/apimachinery/pkg/types"
 
 	propellerconfig "github.com/flyteorg/flyte/flytepropeller/pkg/controller/config"
 
-	"github.com/flyteactors/flyteactors/go/servercert"
+	"github.com/flyteactors/flyteactors/actorpool"
+	"github.com/flyteactors/flyteactors/actorpool/pooltest"
 )
 
-// TestShardedPropellerIsRefused (issue 10, item 3).
+// TestShardedPropellerIsRefused: the plugin does not start in a shard of FlytePropeller.
 func TestShardedPropellerIsRefused(t *testing.T) {
 	assert.NoError(t, checkNotSharded(&propellerconfig.Config{}))
 	err := checkNotSharded(&propellerconfig.Config{IncludeShardKeyLabel: []string{"shard-1"}})
 	assert.ErrorContains(t, err, "FlytePropeller runs sharded")
 }
 
-// TestServerTLSModes (issue 10, item 5): auto makes the installation's certificates once and keeps
-// them; files reads the operator's; disabled is plain; anything else is an error naming the field.
-func TestServerTLSModes(t *testing.T) {
-	ctx := context.Background()
-	client := fake.NewClientset()
-	cfg := defaultConfig
-	cfg.AdvertiseAddress = "flytepropeller.flyte.svc:8089"
-	cfg.TLS.SecretNamespace = "flyte"
+// TestSecondLoadWithAnotherConfigIsAnError: the process has one pool; a plugin loaded later with
+// another plugins.actor section must not silently run with the first one.
+func TestSecondLoadWithAnotherConfigIsAnError(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	pool := actorpool.New(ctx, pooltest.NewCluster(), func(types.NamespacedName) {}, actorpool.Options{})
+	t.Cleanup(func() {
+		cancel()
+		pool.Wait()
+	})
+	once := poolOnce{pool: pool, cfg: defaultConfig}
 
-	server, ca, err := serverTLS(ctx, client, &cfg)
+	same := defaultConfig
+	got, err := once.get(ctx, nil, &same)
 	require.NoError(t, err)
-	require.NotNil(t, server)
-	secret, err := client.CoreV1().Secrets("flyte").Get(ctx, "flyte-actors-tls", metav1.GetOptions{})
-	require.NoError(t, err)
-	assert.Equal(t, ca, secret.Data["ca.crt"])
-	_, again, err := serverTLS(ctx, client, &cfg)
-	require.NoError(t, err)
-	assert.Equal(t, ca, again, "made once, then kept")
+	assert.Same(t, pool, got)
 
-	bundle, err := servercert.New("pool.example.com", time.Now())
-	require.NoError(t, err)
-	dir := t.TempDir()
-	files := cfg
-	files.TLS = TLSConfig{Mode: tlsFiles, CertFile: filepath.Join(dir, "tls.crt"), KeyFile: filepath.Join(dir, "tls.key"), CAFile: filepath.Join(dir, "ca.crt")}
-	require.NoError(t, os.WriteFile(files.TLS.CertFile, bundle.ServerCert, 0o600))
-	require.NoError(t, os.WriteFile(files.TLS.KeyFile, bundle.ServerKey, 0o600))
-	require.NoError(t, os.WriteFile(files.TLS.CAFile, bundle.CACert, 0o600))
-	_, fromFiles, err := serverTLS(ctx, client, &files)
-	require.NoError(t, err)
-	assert.Equal(t, bundle.CACert, fromFiles)
-
-	disabled := cfg
-	disabled.TLS.Mode = tlsDisabled
-	server, ca, err = serverTLS(ctx, client, &disabled)
-	require.NoError(t, err)
-	assert.Nil(t, server)
-	assert.Nil(t, ca)
-
-	bad := cfg
-	bad.TLS.Mode = "sometimes"
-	_, _, err = serverTLS(ctx, client, &bad)
-	assert.ErrorContains(t, err, `plugins.actor.tls.mode: must be auto, files or disabled, got "sometimes"`)
+	other := defaultConfig
+	other.ListenAddress = ":9999"
+	_, err = once.get(ctx, nil, &other)
+	assert.ErrorContains(t, err, "restart FlytePropeller")
 }

@@ -1,0 +1,56 @@
+package plugin
+
+import (
+	"context"
+	"crypto/tls"
+	"fmt"
+	"net"
+	"os"
+
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/flyteactors/flyteactors/actorpool/kubepods"
+	"github.com/flyteactors/flyteactors/go/servercert"
+)
+
+// serverTLS returns the executor service's TLS and the CA certificate executors verify it against,
+// as plugins.actor.tls says; nil, nil when TLS is disabled.
+func serverTLS(ctx context.Context, client kubernetes.Interface, cfg *Config) (*tls.Config, []byte, error) {
+	host, _, err := net.SplitHostPort(cfg.AdvertiseAddress)
+	if err != nil {
+		return nil, nil, fmt.Errorf("plugins.actor.advertise-address %q: %w", cfg.AdvertiseAddress, err)
+	}
+	var bundle servercert.Bundle
+	switch cfg.TLS.Mode {
+	case tlsDisabled:
+		return nil, nil, nil
+	case tlsAuto:
+		namespace := cfg.TLS.SecretNamespace
+		if namespace == "" {
+			namespace = os.Getenv("POD_NAMESPACE")
+		}
+		if namespace == "" {
+			namespace = "flyte"
+		}
+		if bundle, err = kubepods.EnsureServerCertificate(ctx, client, namespace, cfg.TLS.SecretName, host); err != nil {
+			return nil, nil, fmt.Errorf("plugins.actor.tls (auto): %w", err)
+		}
+	case tlsFiles:
+		for _, f := range []struct {
+			into *[]byte
+			path string
+			name string
+		}{{&bundle.ServerCert, cfg.TLS.CertFile, "cert-file"}, {&bundle.ServerKey, cfg.TLS.KeyFile, "key-file"}, {&bundle.CACert, cfg.TLS.CAFile, "ca-file"}} {
+			if *f.into, err = os.ReadFile(f.path); err != nil {
+				return nil, nil, fmt.Errorf("plugins.actor.tls.%s: %w", f.name, err)
+			}
+		}
+	default:
+		return nil, nil, fmt.Errorf("plugins.actor.tls.mode: must be %s, %s or %s, got %q", tlsAuto, tlsFiles, tlsDisabled, cfg.TLS.Mode)
+	}
+	server, err := bundle.ServerTLS()
+	if err != nil {
+		return nil, nil, fmt.Errorf("plugins.actor.tls: %w", err)
+	}
+	return server, bundle.CACert, nil
+}
