@@ -187,7 +187,7 @@ func TestDiscoverFindsAnchorsAndPodsWithoutAnchor(t *testing.T) {
 	assert.Len(t, orphan.Pods, 1)
 }
 
-// TestStateOfSaysWhyAPodDoesNotRun (issue 9): each cause of "cannot start", whether it can heal, and
+// TestStateOfSaysWhyAPodDoesNotRun: each cause of "cannot start", whether it can heal, and
 // how a pod ended.
 func TestStateOfSaysWhyAPodDoesNotRun(t *testing.T) {
 	waiting := func(reason, msg string) corev1.PodStatus {
@@ -232,7 +232,7 @@ func TestStateOfSaysWhyAPodDoesNotRun(t *testing.T) {
 	}
 }
 
-// TestWatchReportsExecutorPodsOnly (issue 9): the informer sees executor pods and says how they do.
+// TestWatchReportsExecutorPodsOnly: the informer sees executor pods and says how they do.
 func TestWatchReportsExecutorPodsOnly(t *testing.T) {
 	client := fake.NewClientset()
 	cluster := New(client, Options{PoolAddress: "pool:8089"})
