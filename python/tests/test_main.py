@@ -67,7 +67,7 @@ def test_map_items_leave_sys_path_and_records_as_they_were_in_a_runtime_started_
             assert json.loads(events.readline())["event"] == "started"
             finished = json.loads(events.readline())
             assert finished == {"event": "finished", "task_id": f"t{n}"}, finished
-            output = LiteralMap.from_flyte_idl(_read_literal_map(out / "outputs.pb"))
+            output = LiteralMap.from_flyte_idl(read_literal_map(out / "outputs.pb"))
             results.append(output.literals["o0"].scalar.primitive.integer)
         # The first item imported the module (its records appear); every later item sees what it saw.
         assert results[1:] == [results[1]] * 3, f"(sys.path length * 1000 + records) per item: {results}"
@@ -77,7 +77,7 @@ def test_map_items_leave_sys_path_and_records_as_they_were_in_a_runtime_started_
         events.close()
 
 
-def _read_literal_map(path):
+def read_literal_map(path):
     from flyteidl.core import literals_pb2
 
     message = literals_pb2.LiteralMap()
