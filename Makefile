@@ -1,7 +1,7 @@
 # Flyte Actors. Every target sets up what it needs; running one twice does no work twice.
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
-.DEFAULT_GOAL := build
+.DEFAULT_GOAL := help
 
 # flyteorg modules are not in the Go checksum database; go.sum pins them.
 export GONOSUMDB := github.com/flyteorg
@@ -15,8 +15,14 @@ GO_PACKAGES := ./...
 # Integration tests build a kube-apiserver and propeller: give them room.
 INTEGRATION_TIMEOUT ?= 40m
 
-.PHONY: all venv generate build images lint test test-unit test-fuzz test-python test-integration chart-test fuzz chaos soak bench demo clean
+.PHONY: help all venv generate build images lint test test-unit test-fuzz test-python test-integration chart-test fuzz chaos soak bench demo clean
 
+## help: this list (the default target).
+help:
+	@awk '/^## [a-z-]+: / { name = $$2; sub(/:$$/, "", name); text = $$0; sub(/^## [a-z-]+: /, "", text); \
+	  printf "  make %-17s %s\n", name, text }' $(MAKEFILE_LIST)
+
+## all: generate, lint, build and test: what CI checks, on this machine.
 all: generate lint build test
 
 ## venv: the Python virtualenv (.venv) with flytekit and this project's flytekit plugin.
@@ -42,8 +48,7 @@ build:
 	go build -o bin/flytepropeller ./cmd/flytepropeller
 	go build -o bin/actor-executor ./cmd/actor-executor
 
-## images: the executor image and FlytePropeller with the plugin (needs a Docker engine; this
-## machine has none). IMAGE_PREFIX and IMAGE_TAG name them.
+## images: the executor and FlytePropeller images (needs a Docker engine); IMAGE_PREFIX, IMAGE_TAG name them.
 IMAGE_PREFIX ?= flyteactors
 IMAGE_TAG ?= dev
 images:
@@ -66,45 +71,49 @@ lint: venv
 	$(VENV)/bin/ruff check python tests/workflows
 	$(VENV)/bin/ruff format --check python tests/workflows
 
-## test: every test: Go unit tests, a short fuzz run, Python tests, the chart's tests, and the integration
-## tests on the real stack.
+## test: every test: Go unit, short fuzz, Python, the chart's, and the integration tests on the real stack.
 test: test-unit test-fuzz test-python chart-test test-integration
 
+## test-unit: the Go unit tests of the product (race detector on); seconds once built.
 test-unit:
 	go test -race -count=1 $(GO_PACKAGES)
 
-## fuzz: the fuzz tests, FUZZTIME each (test-fuzz: briefly, as CI does).
+## fuzz: the fuzz tests, FUZZTIME (5m) each.
 FUZZTIME ?= 5m
 fuzz:
 	go test -run '^$$' -fuzz '^FuzzParseEnvironment$$' -fuzztime $(FUZZTIME) ./plugin/
 	go test -run '^$$' -fuzz '^FuzzSession$$' -fuzztime $(FUZZTIME) ./actorpool/executorsvc/
 
+## test-fuzz: the fuzz tests for 10 s each, as CI runs them.
 test-fuzz:
 	$(MAKE) fuzz FUZZTIME=10s
 
+## test-python: the Python tests (the flytekit plugin and the warm runtime).
 test-python: venv
 	$(VENV)/bin/python -m pytest -q python/tests
 
+## test-integration: the integration tests on the real stack; RUN=<regexp> runs only the tests it names.
+RUN ?= .
 test-integration: venv
-	cd tests && go test -count=1 -timeout $(INTEGRATION_TIMEOUT) -v ./...
+	cd tests && go test -count=1 -timeout $(INTEGRATION_TIMEOUT) -run '$(RUN)' -v ./...
 
-## chart-test: the Helm chart (charts/flyte-actors): Helm's lint as `helm lint --strict` runs it, rendering
-## with default and full values, the values schema, and the rendered objects and RBAC on a real
-## kube-apiserver (tests/chart, Helm as a library). The integration test that runs propeller with the
-## chart's configuration is TestChartConfigRunsActorWorkflow, part of test-integration.
+## chart-test: the Helm chart: lint, rendering, schema, its objects and RBAC on a real kube-apiserver.
+# Helm's lint as `helm lint --strict` runs it, rendering with default and full values, the values schema, and
+# the rendered objects and RBAC on a real kube-apiserver (tests/chart, Helm as a library). The integration
+# test that runs propeller with the chart's configuration is TestChartConfigRunsActorWorkflow, part of
+# test-integration.
 chart-test:
 	cd tests && go test -count=1 -timeout 10m -v ./chart/...
 
-## chaos: 2,000 actor tasks over 20 executors with executors killed and propeller restarted; prints the
-## CHAOS line (CI runs TestChaos with 200 tasks). CHAOS_TASKS sets the size. The whole log (the stack's,
-## every executor's) is kept in chaos.log, to trace a slow or failed run.
+## chaos: 2,000 actor tasks while executors are killed and propeller restarts; prints the CHAOS line.
+# CI runs TestChaos with 200 tasks. CHAOS_TASKS sets the size. The whole log (the stack's, every
+# executor's) is kept in chaos.log, to trace a slow or failed run.
 CHAOS_TASKS ?= 2000
 chaos: venv
 	set -o pipefail; cd tests && CHAOS_TASKS=$(CHAOS_TASKS) go test -count=1 -timeout 60m -run '^TestChaos$$' -v ./integration/ 2>&1 \
 	  | tee ../chaos.log | grep -E '^(CHAOS|--- |ok|FAIL)'
 
-## soak: SOAK_DURATION of steady load through the real stack, printing the memory and goroutines of
-## propeller, the executors and their runtimes every minute.
+## soak: SOAK_DURATION (10m) of steady load on the real stack, printing memory and goroutines every minute.
 SOAK_DURATION ?= 10m
 soak: venv
 	cd tests && go run ./cmd/soak -duration $(SOAK_DURATION)
@@ -115,13 +124,14 @@ bench:
 	  name=$$1; sub(/-[0-9]+$$/, "", name); \
 	  for (i = 3; i < NF; i += 2) printf "BENCH %s %s %s\n", name, $$i, $$(i+1) }'
 
-## demo: the main job — the seed's workflows through the real stack on this machine, with timings.
-## A first build on a machine compiles a kube-apiserver, etcd and propeller: 10-15 minutes, reported
-## every 20 seconds.
+## demo: the main job: the seed's workflows through the real stack on this machine, with timings.
+# A first build on a machine compiles a kube-apiserver, etcd and propeller: 10-15 minutes, reported every
+# 20 seconds.
 demo: venv
 	cd tests && go run ./cmd/buildprogress -what "the demo (kube-apiserver, etcd, FlytePropeller's libraries)" \
 	  -- -o ../bin/demo ./cmd/demo
 	cd tests && ../bin/demo
 
+## clean: remove the binaries (bin/).
 clean:
 	rm -rf bin

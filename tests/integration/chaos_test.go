@@ -25,7 +25,7 @@ const (
 	chaosReplicas     = 4
 )
 
-// TestChaos (issue 10, item 4): CHAOS_TASKS actor tasks (200 here; `make chaos` runs 2,000) over 5
+// TestChaos: CHAOS_TASKS actor tasks (200 here; `make chaos` runs 2,000) over 5
 // environments of 4 executors, with about 20% of the executor processes killed at random moments while
 // they run tasks and FlytePropeller killed and restarted once. Nothing may be lost or run twice at once
 // (judged from the executors' own start/end lines, not the pool's view), and every workflow succeeds.

@@ -12,7 +12,7 @@ import (
 	"github.com/flyteactors/flyteactors/tests/harness"
 )
 
-// TestTasksNeverSeeTheExecutorsToken (issue 7, item 10): the task's environment holds none of the
+// TestTasksNeverSeeTheExecutorsToken: the task's environment holds none of the
 // executor pod's identity, and its parent's (the executor bridge's /proc/<pid>/environ, readable by
 // the task) no longer holds the token.
 func TestTasksNeverSeeTheExecutorsToken(t *testing.T) {
@@ -28,7 +28,7 @@ func TestTasksNeverSeeTheExecutorsToken(t *testing.T) {
 	assert.False(t, strings.HasSuffix(seen, "FLYTE_ACTOR_TOKEN"), seen)
 }
 
-// TestTaskExitFailsAsInItsOwnPod (issue 7, item 7): sys.exit(3) in an actor task fails with the same
+// TestTaskExitFailsAsInItsOwnPod: sys.exit(3) in an actor task fails with the same
 // kind and code as in a pod of its own.
 func TestTaskExitFailsAsInItsOwnPod(t *testing.T) {
 	ctx := context.Background()

@@ -23,7 +23,7 @@ import (
 // startTimeout is plugins.actor.start-timeout on the stacks of these tests.
 const startTimeout = 5 * time.Second
 
-// TestExecutorPodCannotStart (issue 9): each cause of "cannot start" ends its task in the right
+// TestExecutorPodCannotStart: each cause of "cannot start" ends its task in the right
 // phase, with the reason in the message, within the configured time, without a tight loop of pods;
 // while it waits, the task says why. All causes run at once on one stack.
 func TestExecutorPodCannotStart(t *testing.T) {
@@ -118,7 +118,7 @@ func podsCreated(ctx context.Context, t *testing.T, stack *harness.Stack, name s
 	return n
 }
 
-// TestExecutorPodRunsAnImageWithoutTheExecutor (issue 9): the task image holds Python, flytekit and
+// TestExecutorPodRunsAnImageWithoutTheExecutor: the task image holds Python, flytekit and
 // flyteactors, not the executor; an init container installs it from the executor image into a volume,
 // and the executor runs from there.
 func TestExecutorPodRunsAnImageWithoutTheExecutor(t *testing.T) {
@@ -142,7 +142,7 @@ func TestExecutorPodRunsAnImageWithoutTheExecutor(t *testing.T) {
 	assert.NotContains(t, os.Getenv("PATH"), filepath.Dir(executorPath))
 }
 
-// TestExecutorPodIsReplacedWhenItDies (issue 9): an executor pod that dies (its node went, it was
+// TestExecutorPodIsReplacedWhenItDies: an executor pod that dies (its node went, it was
 // killed) is replaced after a short backoff; the next task runs on the new pod, and the environment
 // never has more pods than replica_count.
 func TestExecutorPodIsReplacedWhenItDies(t *testing.T) {
@@ -171,7 +171,7 @@ func TestExecutorPodIsReplacedWhenItDies(t *testing.T) {
 	assert.Len(t, started, 2)
 }
 
-// TestExecutorPodDeletedMidTaskFinishesItsTask (issue 10, item 2): deleting an executor pod (a node
+// TestExecutorPodDeletedMidTaskFinishesItsTask: deleting an executor pod (a node
 // drain, a scale-down) lets its running task finish within the grace period: the task succeeds on
 // its first attempt, and the environment goes on with a new pod.
 func TestExecutorPodDeletedMidTaskFinishesItsTask(t *testing.T) {

@@ -30,7 +30,7 @@ func chartPoolRole(t *testing.T) *rbacv1.ClusterRole {
 	return role
 }
 
-// TestExecutorPodPropellerRunsUnderTheMinimalRole (issue 9, item 4): FlytePropeller, as its
+// TestExecutorPodPropellerRunsUnderTheMinimalRole: FlytePropeller, as its
 // ServiceAccount, with what a stock propeller needs and the chart's ClusterRole for the pool and nothing
 // more, runs actor tasks (TLS, anchors, executor pods, their watch, events) and pod tasks. That each
 // verb of the chart's role is needed is tests/chart's TestPoolRBACIsEnoughAndNoMore; without the role

@@ -15,7 +15,7 @@ import (
 	"github.com/flyteactors/flyteactors/tests/harness"
 )
 
-// TestPropellerRestartLosesNothing (issue 10, item 3): FlytePropeller crashes while one actor task runs
+// TestPropellerRestartLosesNothing: FlytePropeller crashes while one actor task runs
 // and another waits in the queue behind it; the running one finishes while propeller is down, so its
 // result is held, unacknowledged, by the executor. After the restart the new
 // pool finds the environment, the executor reconnects, its result is adopted rather than run again, the

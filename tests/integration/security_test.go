@@ -16,7 +16,7 @@ import (
 	"github.com/flyteactors/flyteactors/actorpool/kubepods"
 )
 
-// TestSecretsNeverReachLogsOrEvents (issue 10, item 5): the executor service speaks TLS, and neither
+// TestSecretsNeverReachLogsOrEvents: the executor service speaks TLS, and neither
 // an environment's secret nor any pod's token appears in FlytePropeller's log, the executor pods'
 // logs, or the Kubernetes events.
 func TestSecretsNeverReachLogsOrEvents(t *testing.T) {
