@@ -5,7 +5,11 @@
 // test keeps the two equal.
 package contract
 
-import "time"
+import (
+	"strings"
+	"time"
+	"unicode/utf8"
+)
 
 // Environment variables the pool sets on every executor pod it creates. The executor reads them at
 // start; the Python runtime and the tasks it runs never see them (FLYTE_ACTOR_TOKEN is a secret).
@@ -76,9 +80,13 @@ const (
 const (
 	// ExitCodeRefused: the pool refused the executor for good (its token, its protocol version).
 	ExitCodeRefused = 77
-	// ExitCodeRuntimeCannotStart: the Python runtime could not start or warm up (no flytekit, an import
-	// that fails, warm-up timed out). A new pod of the same image would fail the same way.
+	// ExitCodeRuntimeCannotStart: the Python runtime could not start (no flytekit, an import that
+	// fails). A new pod of the same image would fail the same way.
 	ExitCodeRuntimeCannotStart = 78
+	// ExitCodeRuntimeUnavailable: a Python runtime was not ready within the warm-up timeout, or could
+	// not be started again after it died, so the executor stopped to have its pod replaced. A new pod
+	// may fare better: this is not a problem of the image.
+	ExitCodeRuntimeUnavailable = 79
 )
 
 // DefaultHeartbeatInterval is how often an idle executor speaks when its pool does not say otherwise.
@@ -88,21 +96,44 @@ const DefaultHeartbeatInterval = 5 * time.Second
 // half-open connection is noticed and the executor reconnects; the pool accepts pings this often.
 const KeepaliveInterval = 10 * time.Second
 
+// MaxHeldResultsPerSlot bounds the results an executor's Hello may carry, per slot of the executor;
+// an executor that holds more sends the rest after its Hello, as results.
+const MaxHeldResultsPerSlot = 32
+
 // MaxFailureMessageBytes bounds a failure message. Messages travel in Hellos and into the
 // FlyteWorkflow's status, whose size etcd limits; a longer one keeps its beginning and its end, where
 // a Python traceback says what went wrong.
 const MaxFailureMessageBytes = 8 * 1024
 
-// truncationMarker stands where TruncateMessage cut a message.
+// MaxReasonBytes bounds a waiting reason (why a queued task does not run yet), which Flyte records in
+// the task's events and the workflow's status with each new reason.
+const MaxReasonBytes = 1024
+
+// truncationMarker stands where a message was cut.
 const truncationMarker = "\n... (truncated) ...\n"
 
-// TruncateMessage returns msg cut to at most MaxFailureMessageBytes: a quarter from its beginning and
-// the rest from its end, as Flyte's own event recorder keeps both ends of long errors.
-func TruncateMessage(msg string) string {
-	if len(msg) <= MaxFailureMessageBytes {
+// TruncateMessage returns msg as valid UTF-8 of at most MaxFailureMessageBytes: a quarter from its
+// beginning and the rest from its end, as Flyte's own event recorder keeps both ends of long errors.
+func TruncateMessage(msg string) string { return truncate(msg, MaxFailureMessageBytes) }
+
+// TruncateReason returns msg as valid UTF-8 of at most MaxReasonBytes, cut as TruncateMessage cuts.
+func TruncateReason(msg string) string { return truncate(msg, MaxReasonBytes) }
+
+// truncate returns msg as valid UTF-8 of at most limit bytes. It cuts between characters, never inside
+// one: a protobuf string must be valid UTF-8, or the message that carries it cannot be sent at all.
+func truncate(msg string, limit int) string {
+	msg = strings.ToValidUTF8(msg, "\uFFFD")
+	if len(msg) <= limit {
 		return msg
 	}
-	keep := MaxFailureMessageBytes - len(truncationMarker)
+	keep := limit - len(truncationMarker)
 	head := keep / 4
-	return msg[:head] + truncationMarker + msg[len(msg)-(keep-head):]
+	for head > 0 && !utf8.RuneStart(msg[head]) {
+		head--
+	}
+	tail := len(msg) - (keep - head)
+	for tail < len(msg) && !utf8.RuneStart(msg[tail]) {
+		tail++
+	}
+	return msg[:head] + truncationMarker + msg[tail:]
 }

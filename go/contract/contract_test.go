@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 	"unicode"
+	"unicode/utf8"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -120,4 +121,27 @@ func TestTruncateMessageKeepsBothEndsWithinTheLimit(t *testing.T) {
 	assert.True(t, strings.HasPrefix(got, "BEGIN"))
 	assert.True(t, strings.HasSuffix(got, "ValueError: the real reason"))
 	assert.Contains(t, got, "(truncated)")
+}
+
+// TestTruncateMessageKeepsValidUTF8: whatever the message (characters of 1 to 4 bytes across both cuts,
+// invalid bytes), the result is valid UTF-8 within the limit. A string cut inside a character cannot be
+// marshalled by protobuf, and an executor holding such a result could never send a Hello again.
+func TestTruncateMessageKeepsValidUTF8(t *testing.T) {
+	for _, char := range []string{"a", "é", "€", "😀"} {
+		for pad := range 4 {
+			msg := strings.Repeat("x", pad) + strings.Repeat(char, 2*MaxFailureMessageBytes) + strings.Repeat("y", pad)
+			got := TruncateMessage(msg)
+			assert.True(t, utf8.ValidString(got), "%q padded by %d", char, pad)
+			assert.LessOrEqual(t, len(got), MaxFailureMessageBytes)
+			assert.Contains(t, got, "(truncated)")
+			reason := TruncateReason(msg)
+			assert.True(t, utf8.ValidString(reason))
+			assert.LessOrEqual(t, len(reason), MaxReasonBytes)
+		}
+	}
+	invalid := "bad \xff\xfe bytes " + strings.Repeat("\xe2\x82", MaxFailureMessageBytes)
+	got := TruncateMessage(invalid)
+	assert.True(t, utf8.ValidString(got))
+	assert.LessOrEqual(t, len(got), MaxFailureMessageBytes)
+	assert.Equal(t, "short \uFFFD", TruncateMessage("short \xff"), "short messages are made valid too")
 }

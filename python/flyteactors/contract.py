@@ -29,6 +29,13 @@ CODE_EXECUTOR_CANNOT_START = "ExecutorCannotStart"
 # Exit codes of the executor, which tell the pool why its pod ended.
 EXIT_CODE_REFUSED = 77
 EXIT_CODE_RUNTIME_CANNOT_START = 78
+EXIT_CODE_RUNTIME_UNAVAILABLE = 79
+
+# Results an executor's Hello may carry per slot; it sends the rest after the Hello.
+MAX_HELD_RESULTS_PER_SLOT = 32
 
 # A failure message longer than this keeps its beginning and its end (see go/contract TruncateMessage).
 MAX_FAILURE_MESSAGE_BYTES = 8 * 1024
+
+# A waiting reason longer than this is cut the same way (see go/contract TruncateReason).
+MAX_REASON_BYTES = 1024

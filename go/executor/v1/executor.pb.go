@@ -266,6 +266,7 @@ type PoolMessage struct {
 	//	*PoolMessage_Assignment
 	//	*PoolMessage_Cancel
 	//	*PoolMessage_Ack
+	//	*PoolMessage_Heartbeat
 	Message       isPoolMessage_Message `protobuf_oneof:"message"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -344,6 +345,15 @@ func (x *PoolMessage) GetAck() *ResultAck {
 	return nil
 }
 
+func (x *PoolMessage) GetHeartbeat() *Heartbeat {
+	if x != nil {
+		if x, ok := x.Message.(*PoolMessage_Heartbeat); ok {
+			return x.Heartbeat
+		}
+	}
+	return nil
+}
+
 type isPoolMessage_Message interface {
 	isPoolMessage_Message()
 }
@@ -364,6 +374,12 @@ type PoolMessage_Ack struct {
 	Ack *ResultAck `protobuf:"bytes,4,opt,name=ack,proto3,oneof"`
 }
 
+type PoolMessage_Heartbeat struct {
+	// heartbeat answers each of the executor's heartbeats, so that an executor knows when it last
+	// heard from the pool even when there is no work (see Welcome.reconnect_grace).
+	Heartbeat *Heartbeat `protobuf:"bytes,5,opt,name=heartbeat,proto3,oneof"`
+}
+
 func (*PoolMessage_Welcome) isPoolMessage_Message() {}
 
 func (*PoolMessage_Assignment) isPoolMessage_Message() {}
@@ -371,6 +387,8 @@ func (*PoolMessage_Assignment) isPoolMessage_Message() {}
 func (*PoolMessage_Cancel) isPoolMessage_Message() {}
 
 func (*PoolMessage_Ack) isPoolMessage_Message() {}
+
+func (*PoolMessage_Heartbeat) isPoolMessage_Message() {}
 
 // Hello opens a session: who the executor is and what it already holds.
 type Hello struct {
@@ -482,8 +500,12 @@ type Welcome struct {
 	// cancel_task_ids are tasks from Hello.running_task_ids the pool does not want on this executor
 	// (released, aborted, or unknown). The executor stops each one and reports it like a Cancel.
 	CancelTaskIds []string `protobuf:"bytes,3,rep,name=cancel_task_ids,json=cancelTaskIds,proto3" json:"cancel_task_ids,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	// reconnect_grace is how long the pool keeps the tasks of an executor it lost before it fails them
+	// (Flyte then runs them again elsewhere). An executor that has heard nothing from the pool for that
+	// long stops its tasks (reporting them lost), so that no task runs twice at once. Unset: no limit.
+	ReconnectGrace *durationpb.Duration `protobuf:"bytes,4,opt,name=reconnect_grace,json=reconnectGrace,proto3" json:"reconnect_grace,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *Welcome) Reset() {
@@ -533,6 +555,13 @@ func (x *Welcome) GetHeartbeatInterval() *durationpb.Duration {
 func (x *Welcome) GetCancelTaskIds() []string {
 	if x != nil {
 		return x.CancelTaskIds
+	}
+	return nil
+}
+
+func (x *Welcome) GetReconnectGrace() *durationpb.Duration {
+	if x != nil {
+		return x.ReconnectGrace
 	}
 	return nil
 }
@@ -968,8 +997,11 @@ func (x *TaskFinished) GetFinishedAt() *timestamppb.Timestamp {
 // finishes the ones it runs until deadline; any it cannot finish it reports as lost. The pool assigns
 // it nothing more, on this session or a later one.
 type Draining struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Deadline      *timestamppb.Timestamp `protobuf:"bytes,1,opt,name=deadline,proto3" json:"deadline,omitempty"`
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Deadline *timestamppb.Timestamp `protobuf:"bytes,1,opt,name=deadline,proto3" json:"deadline,omitempty"`
+	// reason says why the executor stops, for people: its pod is being deleted, or its Python runtime
+	// could not be started again.
+	Reason        string `protobuf:"bytes,2,opt,name=reason,proto3" json:"reason,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1011,7 +1043,14 @@ func (x *Draining) GetDeadline() *timestamppb.Timestamp {
 	return nil
 }
 
-// Heartbeat tells the pool the executor is alive.
+func (x *Draining) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+// Heartbeat tells the pool the executor is alive, and (in PoolMessage) the executor that the pool is.
 type Heartbeat struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	SentAt        *timestamppb.Timestamp `protobuf:"bytes,1,opt,name=sent_at,json=sentAt,proto3" json:"sent_at,omitempty"`
@@ -1067,14 +1106,15 @@ const file_flyteactors_executor_v1_executor_proto_rawDesc = "" +
 	"\bfinished\x18\x03 \x01(\v2%.flyteactors.executor.v1.TaskFinishedH\x00R\bfinished\x12B\n" +
 	"\theartbeat\x18\x04 \x01(\v2\".flyteactors.executor.v1.HeartbeatH\x00R\theartbeat\x12?\n" +
 	"\bdraining\x18\x05 \x01(\v2!.flyteactors.executor.v1.DrainingH\x00R\bdrainingB\t\n" +
-	"\amessage\"\x90\x02\n" +
+	"\amessage\"\xd4\x02\n" +
 	"\vPoolMessage\x12<\n" +
 	"\awelcome\x18\x01 \x01(\v2 .flyteactors.executor.v1.WelcomeH\x00R\awelcome\x12E\n" +
 	"\n" +
 	"assignment\x18\x02 \x01(\v2#.flyteactors.executor.v1.AssignmentH\x00R\n" +
 	"assignment\x129\n" +
 	"\x06cancel\x18\x03 \x01(\v2\x1f.flyteactors.executor.v1.CancelH\x00R\x06cancel\x126\n" +
-	"\x03ack\x18\x04 \x01(\v2\".flyteactors.executor.v1.ResultAckH\x00R\x03ackB\t\n" +
+	"\x03ack\x18\x04 \x01(\v2\".flyteactors.executor.v1.ResultAckH\x00R\x03ack\x12B\n" +
+	"\theartbeat\x18\x05 \x01(\v2\".flyteactors.executor.v1.HeartbeatH\x00R\theartbeatB\t\n" +
 	"\amessage\"\xbe\x02\n" +
 	"\x05Hello\x12S\n" +
 	"\x10protocol_version\x18\x01 \x01(\x0e2(.flyteactors.executor.v1.ProtocolVersionR\x0fprotocolVersion\x12%\n" +
@@ -1083,11 +1123,12 @@ const file_flyteactors_executor_v1_executor_proto_rawDesc = "" +
 	"\x05token\x18\x04 \x01(\tR\x05token\x12\x14\n" +
 	"\x05slots\x18\x05 \x01(\rR\x05slots\x12(\n" +
 	"\x10running_task_ids\x18\x06 \x03(\tR\x0erunningTaskIds\x12H\n" +
-	"\fheld_results\x18\a \x03(\v2%.flyteactors.executor.v1.TaskFinishedR\vheldResults\"\xd0\x01\n" +
+	"\fheld_results\x18\a \x03(\v2%.flyteactors.executor.v1.TaskFinishedR\vheldResults\"\x94\x02\n" +
 	"\aWelcome\x12S\n" +
 	"\x10protocol_version\x18\x01 \x01(\x0e2(.flyteactors.executor.v1.ProtocolVersionR\x0fprotocolVersion\x12H\n" +
 	"\x12heartbeat_interval\x18\x02 \x01(\v2\x19.google.protobuf.DurationR\x11heartbeatInterval\x12&\n" +
-	"\x0fcancel_task_ids\x18\x03 \x03(\tR\rcancelTaskIds\"2\n" +
+	"\x0fcancel_task_ids\x18\x03 \x03(\tR\rcancelTaskIds\x12B\n" +
+	"\x0freconnect_grace\x18\x04 \x01(\v2\x19.google.protobuf.DurationR\x0ereconnectGrace\"2\n" +
 	"\x06EnvVar\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value\"\x82\x01\n" +
@@ -1117,9 +1158,10 @@ const file_flyteactors_executor_v1_executor_proto_rawDesc = "" +
 	"\n" +
 	"started_at\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\tstartedAt\x12;\n" +
 	"\vfinished_at\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"finishedAt\"B\n" +
+	"finishedAt\"Z\n" +
 	"\bDraining\x126\n" +
-	"\bdeadline\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\bdeadline\"@\n" +
+	"\bdeadline\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\bdeadline\x12\x16\n" +
+	"\x06reason\x18\x02 \x01(\tR\x06reason\"@\n" +
 	"\tHeartbeat\x123\n" +
 	"\asent_at\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\x06sentAt*K\n" +
 	"\x0fProtocolVersion\x12 \n" +
@@ -1175,25 +1217,27 @@ var file_flyteactors_executor_v1_executor_proto_depIdxs = []int32{
 	7,  // 6: flyteactors.executor.v1.PoolMessage.assignment:type_name -> flyteactors.executor.v1.Assignment
 	8,  // 7: flyteactors.executor.v1.PoolMessage.cancel:type_name -> flyteactors.executor.v1.Cancel
 	9,  // 8: flyteactors.executor.v1.PoolMessage.ack:type_name -> flyteactors.executor.v1.ResultAck
-	0,  // 9: flyteactors.executor.v1.Hello.protocol_version:type_name -> flyteactors.executor.v1.ProtocolVersion
-	12, // 10: flyteactors.executor.v1.Hello.held_results:type_name -> flyteactors.executor.v1.TaskFinished
-	0,  // 11: flyteactors.executor.v1.Welcome.protocol_version:type_name -> flyteactors.executor.v1.ProtocolVersion
-	15, // 12: flyteactors.executor.v1.Welcome.heartbeat_interval:type_name -> google.protobuf.Duration
-	6,  // 13: flyteactors.executor.v1.Assignment.env:type_name -> flyteactors.executor.v1.EnvVar
-	16, // 14: flyteactors.executor.v1.TaskStarted.started_at:type_name -> google.protobuf.Timestamp
-	1,  // 15: flyteactors.executor.v1.Failure.kind:type_name -> flyteactors.executor.v1.FailureKind
-	11, // 16: flyteactors.executor.v1.TaskFinished.failure:type_name -> flyteactors.executor.v1.Failure
-	16, // 17: flyteactors.executor.v1.TaskFinished.started_at:type_name -> google.protobuf.Timestamp
-	16, // 18: flyteactors.executor.v1.TaskFinished.finished_at:type_name -> google.protobuf.Timestamp
-	16, // 19: flyteactors.executor.v1.Draining.deadline:type_name -> google.protobuf.Timestamp
-	16, // 20: flyteactors.executor.v1.Heartbeat.sent_at:type_name -> google.protobuf.Timestamp
-	2,  // 21: flyteactors.executor.v1.ExecutorService.Connect:input_type -> flyteactors.executor.v1.ExecutorMessage
-	3,  // 22: flyteactors.executor.v1.ExecutorService.Connect:output_type -> flyteactors.executor.v1.PoolMessage
-	22, // [22:23] is the sub-list for method output_type
-	21, // [21:22] is the sub-list for method input_type
-	21, // [21:21] is the sub-list for extension type_name
-	21, // [21:21] is the sub-list for extension extendee
-	0,  // [0:21] is the sub-list for field type_name
+	14, // 9: flyteactors.executor.v1.PoolMessage.heartbeat:type_name -> flyteactors.executor.v1.Heartbeat
+	0,  // 10: flyteactors.executor.v1.Hello.protocol_version:type_name -> flyteactors.executor.v1.ProtocolVersion
+	12, // 11: flyteactors.executor.v1.Hello.held_results:type_name -> flyteactors.executor.v1.TaskFinished
+	0,  // 12: flyteactors.executor.v1.Welcome.protocol_version:type_name -> flyteactors.executor.v1.ProtocolVersion
+	15, // 13: flyteactors.executor.v1.Welcome.heartbeat_interval:type_name -> google.protobuf.Duration
+	15, // 14: flyteactors.executor.v1.Welcome.reconnect_grace:type_name -> google.protobuf.Duration
+	6,  // 15: flyteactors.executor.v1.Assignment.env:type_name -> flyteactors.executor.v1.EnvVar
+	16, // 16: flyteactors.executor.v1.TaskStarted.started_at:type_name -> google.protobuf.Timestamp
+	1,  // 17: flyteactors.executor.v1.Failure.kind:type_name -> flyteactors.executor.v1.FailureKind
+	11, // 18: flyteactors.executor.v1.TaskFinished.failure:type_name -> flyteactors.executor.v1.Failure
+	16, // 19: flyteactors.executor.v1.TaskFinished.started_at:type_name -> google.protobuf.Timestamp
+	16, // 20: flyteactors.executor.v1.TaskFinished.finished_at:type_name -> google.protobuf.Timestamp
+	16, // 21: flyteactors.executor.v1.Draining.deadline:type_name -> google.protobuf.Timestamp
+	16, // 22: flyteactors.executor.v1.Heartbeat.sent_at:type_name -> google.protobuf.Timestamp
+	2,  // 23: flyteactors.executor.v1.ExecutorService.Connect:input_type -> flyteactors.executor.v1.ExecutorMessage
+	3,  // 24: flyteactors.executor.v1.ExecutorService.Connect:output_type -> flyteactors.executor.v1.PoolMessage
+	24, // [24:25] is the sub-list for method output_type
+	23, // [23:24] is the sub-list for method input_type
+	23, // [23:23] is the sub-list for extension type_name
+	23, // [23:23] is the sub-list for extension extendee
+	0,  // [0:23] is the sub-list for field type_name
 }
 
 func init() { file_flyteactors_executor_v1_executor_proto_init() }
@@ -1213,6 +1257,7 @@ func file_flyteactors_executor_v1_executor_proto_init() {
 		(*PoolMessage_Assignment)(nil),
 		(*PoolMessage_Cancel)(nil),
 		(*PoolMessage_Ack)(nil),
+		(*PoolMessage_Heartbeat)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
