@@ -4,6 +4,8 @@ import (
 	"time"
 
 	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/flyteactors/flyteactors/go/contract"
 )
 
 // attempt is the pool's record of one task attempt. The pool's mutex guards it. This file holds every
@@ -13,8 +15,9 @@ import (
 //
 //	          Submit                  assignLocked            startLocked
 //	(plugin) ───────► Queued ────────────────────► Assigned ────────────► Running
-//	                    │                             │                      │
-//	                    │                             │   recordLocked       │
+//	                    │  ▲                          │                      │
+//	                    │  └──── requeueLocked ───────┤                      │
+//	                    │   (executor never got it)   │   recordLocked       │
 //	                    │                             ├──────────────────────┴──► Succeeded or Failed
 //	                    │                             │   (the executor's result)
 //	                    └─────────── failLocked ──────┴──► Failed
@@ -89,6 +92,18 @@ func (p *Pool) assignLocked(a *attempt, s *Session) {
 	s.takeSlot(a)
 }
 
+// requeueLocked puts a, assigned to an executor that has shown it never received it (it reconnected or
+// closed without reporting it), back at the head of its environment's queue: Assigned → Queued. It
+// never ran, so another executor may run it; no retry is spent. p.mu must be held.
+func (p *Pool) requeueLocked(a *attempt, w *wakeups) {
+	a.session = nil
+	a.status.phase, a.status.Executor = TaskQueued, ""
+	a.queuedAt = p.opts.Now()
+	a.env.queue.pushFront(a)
+	a.env.poke()
+	w.add(a.owner)
+}
+
 // startLocked records that a's executor began it at at: Assigned → Running. p.mu must be held.
 func (p *Pool) startLocked(a *attempt, at time.Time, w *wakeups) {
 	if a.status.phase != TaskAssigned || a.released {
@@ -136,6 +151,8 @@ func (p *Pool) failLocked(a *attempt, f Failure, w *wakeups) bool {
 	if a.released || a.status.phase.IsTerminal() {
 		return false
 	}
+	// Every failure, the executor's or the pool's, reaches Flyte's events bounded and as valid UTF-8.
+	f.Message = contract.TruncateMessage(f.Message)
 	a.status.phase = TaskFailed
 	a.status.failure = &f
 	p.metrics.attemptEnded(&f)
@@ -172,22 +189,34 @@ func (p *Pool) ackLocked(a *attempt) {
 }
 
 // newOrphanLocked records id, which s reports and nobody submitted, as an orphan: running on s, or
-// finished with result held (nil while it runs). p.mu must be held.
-func (p *Pool) newOrphanLocked(id string, s *Session, held *Result) *attempt {
+// finished with result held (nil while it runs). It returns false, recording nothing, when s has
+// reported as many orphans as it may (Session.maxOrphans): the executor keeps what it holds and reports
+// it again on its next session. p.mu must be held.
+func (p *Pool) newOrphanLocked(id string, s *Session, held *Result) bool {
+	if len(s.orphans) >= s.maxOrphans() {
+		return false
+	}
 	a := &attempt{id: id, env: s.env, session: s, orphanSince: p.opts.Now(), held: held, resultHeld: held != nil}
 	if held == nil {
 		a.status.phase = TaskRunning
 		s.takeSlot(a)
 	}
 	p.attempts[id] = a
-	s.env.orphans++
-	return a
+	s.orphans[id] = a
+	return true
 }
+
+// adoptsOrphan reports whether submitting t adopts orphan a: only an attempt of the orphan's own
+// environment definition may. An executor of any other environment, namespace, project or domain that
+// reports an attempt's ID (IDs are predictable) must never make it succeed unrun or hold it running.
+// Only the pod hash may differ: a propeller upgrade that changes the executor pod (a new executor
+// image) keeps the runs executors report across the restart.
+func adoptsOrphan(a *attempt, t Task) bool { return a.env.spec.Key.SameDefinition(t.Environment.Key) }
 
 // adoptOrphanLocked makes a, an attempt an executor reported before propeller submitted it, the
 // submitted attempt t: its run (or its result) is t's. p.mu must be held.
 func (p *Pool) adoptOrphanLocked(a *attempt, t Task, w *wakeups) {
-	a.env.orphans--
+	delete(a.session.orphans, a.id)
 	a.orphanSince = time.Time{}
 	a.command, a.envVars, a.owner, a.lastSeen = t.Command, t.Env, t.Owner, p.opts.Now()
 	a.status.Executor = a.session.podName
@@ -203,7 +232,7 @@ func (p *Pool) adoptOrphanLocked(a *attempt, t Task, w *wakeups) {
 // is cancelled (and keeps its slot until the executor confirms). p.mu must be held.
 func (p *Pool) forgetOrphanLocked(a *attempt) {
 	delete(p.attempts, a.id)
-	a.env.orphans--
+	delete(a.session.orphans, a.id)
 	a.orphanSince = time.Time{}
 	a.released = true
 	switch {

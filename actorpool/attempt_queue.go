@@ -23,6 +23,19 @@ func (q *attemptQueue) push(a *attempt) {
 	q.n++
 }
 
+// pushFront puts a, which must not be queued, at the head of q.
+func (q *attemptQueue) pushFront(a *attempt) {
+	a.queue = q
+	a.prev, a.next = nil, q.head
+	if q.head != nil {
+		q.head.prev = a
+	} else {
+		q.tail = a
+	}
+	q.head = a
+	q.n++
+}
+
 // pop removes and returns the oldest attempt, or nil if the queue is empty.
 func (q *attemptQueue) pop() *attempt {
 	a := q.head

@@ -24,11 +24,12 @@ type Cluster interface {
 
 // DiscoveredEnvironment is an environment found in the cluster.
 type DiscoveredEnvironment struct {
-	Namespace string
-	// ID is the environment's EnvironmentKey.ID.
+	// Key is the environment's key, as its objects describe it.
+	Key EnvironmentKey
+	// ID is Key.ID().
 	ID string
-	// Name is the environment's name, for people.
-	Name string
+	// Slots is how many tasks one of its executors runs at once; 0 if its objects do not say.
+	Slots int
 	// Secret is the environment's secret; empty when its anchor is gone.
 	Secret string
 	// TTL is how long the environment stays up with nothing to do, as it was created.
@@ -48,6 +49,9 @@ type ExecutorPodState struct {
 	Ended bool
 	// Stopping is true while the pod is being deleted: its executor drains (takes no new tasks).
 	Stopping bool
+	// Deleted is true when the pod ended because someone deleted or evicted it (an operator, a node
+	// drain, the kubelet under node pressure, the pool itself): not a failure of the environment.
+	Deleted bool
 	// OOM is true when the container was killed for running out of memory.
 	OOM bool
 	// Problem says, for people, why the pod does not run its executor (an image that cannot be pulled,

@@ -5,6 +5,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/flyteactors/flyteactors/go/contract"
 )
 
 // environment is the pool's record of one environment. The pool's mutex guards it.
@@ -34,8 +36,6 @@ type environment struct {
 	// lost are sessions whose stream ended while they held attempts, by pod name: they wait for the
 	// executor to reconnect, until the reconnect grace ends or their pod is seen ended.
 	lost map[string]*Session
-	// orphans counts attempts executors reported that nobody has submitted yet.
-	orphans int
 	// awaiting are executor pods found running at start that have not reconnected yet; until they
 	// have, or awaitingUntil passes, nothing is dispatched (see Pool.registerDiscovered).
 	awaiting      map[string]bool
@@ -88,8 +88,13 @@ func (env *environment) freeSession() *Session {
 	return best
 }
 
-// waitingReason says why a queued attempt of the environment is not running yet.
+// waitingReason says why a queued attempt of the environment is not running yet, bounded (it goes into
+// Flyte's events and the workflow's status) and as valid UTF-8.
 func (env *environment) waitingReason() string {
+	return contract.TruncateReason(env.unboundedWaitingReason())
+}
+
+func (env *environment) unboundedWaitingReason() string {
 	switch {
 	case env.broken != "":
 		return env.broken
@@ -109,19 +114,36 @@ func (env *environment) waitingReason() string {
 	}
 }
 
-// podProblems says what env's pods report, for people.
+// maxNamedPods bounds how many pods a reason names for one problem: a hundred replicas that cannot
+// pull their image say so in one line.
+const maxNamedPods = 3
+
+// podProblems says what env's pods report, for people: each distinct problem once, after the pods that
+// have it.
 func (env *environment) podProblems() string {
-	var problems []string
+	podsByProblem := map[string][]string{}
 	for name, s := range env.pods {
 		if s.Problem != "" {
-			problems = append(problems, fmt.Sprintf("pod %s: %s", name, s.Problem))
+			podsByProblem[s.Problem] = append(podsByProblem[s.Problem], name)
 		}
 	}
-	if len(problems) == 0 {
+	if len(podsByProblem) == 0 {
 		if env.lastErr != nil {
 			return env.lastErr.Error()
 		}
 		return "its pods are still pending"
+	}
+	problems := make([]string, 0, len(podsByProblem))
+	for problem, pods := range podsByProblem {
+		slices.Sort(pods)
+		named := "pod " + pods[0]
+		if len(pods) > 1 {
+			named = "pods " + strings.Join(pods[:min(len(pods), maxNamedPods)], ", ")
+			if more := len(pods) - maxNamedPods; more > 0 {
+				named += fmt.Sprintf(" and %d more", more)
+			}
+		}
+		problems = append(problems, named+": "+problem)
 	}
 	slices.Sort(problems)
 	return strings.Join(problems, "; ")

@@ -26,6 +26,13 @@ func (k EnvironmentKey) String() string {
 	return strings.Join([]string{k.Namespace, k.Project, k.Domain, k.Name, k.Version, k.PodHash}, "/")
 }
 
+// SameDefinition reports whether k and o are the same environment definition, whatever their pod hash:
+// the same namespace, project, domain, name and version.
+func (k EnvironmentKey) SameDefinition(o EnvironmentKey) bool {
+	k.PodHash, o.PodHash = "", ""
+	return k == o
+}
+
 // ID returns a short, stable identifier of the key that is a valid Kubernetes label value and name
 // segment: the same key always gives the same ID, on every pool, and different keys different IDs.
 func (k EnvironmentKey) ID() string {

@@ -31,19 +31,15 @@ type Failure struct {
 	Message string
 }
 
-// truncated returns f with its message cut to contract.MaxFailureMessageBytes; nil stays nil.
-func (f *Failure) truncated() *Failure {
-	if f == nil || len(f.Message) <= contract.MaxFailureMessageBytes {
-		return f
-	}
-	short := *f
-	short.Message = contract.TruncateMessage(f.Message)
-	return &short
-}
-
 // The failures below are every way the pool itself ends an attempt; the others come from the
 // executor, in its Result (the task failed, its runtime died, it was cancelled). All are the
 // platform's fault (FailureSystem): they spend the system retry budget, never the user's.
+
+// refusedUnrun reports whether r says the executor refused the attempt without running it: it was
+// stopping when the assignment arrived. Such an attempt is queued again, not failed.
+func (r Result) refusedUnrun() bool {
+	return r.Failure != nil && r.Failure.Code == contract.CodeExecutorDraining
+}
 
 // lostFailure: the executor that ran the attempt went away (its stream ended and it did not come back
 // within the reconnect grace, or its pod ended, or it came back without the attempt). pod is how its
@@ -54,13 +50,6 @@ func lostFailure(executor, why string, pod ExecutorPodState) Failure {
 		msg += "; its pod: " + pod.Problem
 	}
 	return Failure{Kind: FailureSystem, Retryable: true, OOM: pod.OOM, Code: contract.CodeExecutorLost, Message: msg}
-}
-
-// drainingFailure: the attempt was assigned to an executor that was stopping, which refused it
-// unrun.
-func drainingFailure(executor string) Failure {
-	return Failure{Kind: FailureSystem, Retryable: true, Code: contract.CodeExecutorDraining,
-		Message: fmt.Sprintf("executor %s was stopping and did not start the task", executor)}
 }
 
 // startTimeoutFailure: no executor of the attempt's environment ran within the start timeout;

@@ -23,6 +23,7 @@ package actorpool
 import (
 	"context"
 	"sync"
+	"time"
 
 	"k8s.io/apimachinery/pkg/types"
 )
@@ -72,6 +73,10 @@ func New(ctx context.Context, cluster Cluster, notify Notifier, opts Options) *P
 	}()
 	return p
 }
+
+// ReconnectGrace is how long the pool keeps the attempts of an executor whose stream ended before it
+// fails them (Options.ReconnectGrace, with its default applied).
+func (p *Pool) ReconnectGrace() time.Duration { return p.opts.ReconnectGrace }
 
 // Wait blocks until every goroutine of the pool has stopped, which happens once its context is done.
 func (p *Pool) Wait() { p.wg.Wait() }

@@ -17,10 +17,9 @@ func (p *Pool) AttachExecutor(h ExecutorHello, link ExecutorLink) (s *Session, c
 		if env, err = p.admitLocked(h); err != nil {
 			return
 		}
-		s = &Session{env: env, podName: h.PodName, slots: h.Slots, link: link, running: map[string]*attempt{}}
-		if env.spec.Slots > 0 && s.slots > env.spec.Slots {
-			// A Hello is trusted only as far as the environment's spec: never more slots than it has.
-			s.slots = env.spec.Slots
+		s = newSession(env, h, link)
+		if err = s.checkReports(h); err != nil {
+			return
 		}
 		reported := h.reported()
 		s.draining = env.pods[h.PodName].Stopping
@@ -64,21 +63,39 @@ func (p *Pool) admitLocked(h ExecutorHello) (*environment, error) {
 }
 
 // takeOverLocked replaces old, an earlier (live or lost) session of the same pod, with s: the
-// attempts the executor still reports move to s (released ones are returned to be cancelled), and
-// what old ran that the executor no longer reports is lost. p.mu must be held.
+// attempts and orphans the executor still reports move to s (released ones are returned to be
+// cancelled). What old held that the executor no longer reports it does not have: an orphan is
+// forgotten, an attempt it never started is queued again (it never got it), and one it started is
+// lost. p.mu must be held.
 func (p *Pool) takeOverLocked(old, s *Session, reported map[string]bool, w *wakeups) (cancel []string) {
 	old.detached = true
-	for id, a := range old.running {
+	for id, a := range old.orphans {
 		if reported[id] {
+			a.session = s
+			s.orphans[id] = a
+		} else if a.held != nil {
+			p.forgetOrphanLocked(a)
+		}
+	}
+	for id, a := range old.running {
+		switch {
+		case reported[id]:
 			a.session = s
 			s.running[id] = a // the slot moves with the attempt: env.active stays
 			if a.released {
 				cancel = append(cancel, id)
 			}
 			continue
+		case a.isOrphan():
+			old.freeSlot(id)
+			p.forgetOrphanLocked(a)
+		case a.status.phase == TaskAssigned && !a.released:
+			old.freeSlot(id)
+			p.requeueLocked(a, w)
+		default:
+			old.freeSlot(id)
+			p.failLocked(a, lostFailure(s.podName, fmt.Sprintf("it reconnected without task %s", id), ExecutorPodState{}), w)
 		}
-		s.freeSlot(id)
-		p.failLocked(a, lostFailure(s.podName, fmt.Sprintf("it reconnected without task %s", id), ExecutorPodState{}), w)
 	}
 	return cancel
 }
@@ -98,7 +115,7 @@ func (p *Pool) adoptRunningLocked(s *Session, running []string, w *wakeups) (can
 		case known && a.isQueued() && a.env == s.env:
 			p.adoptRunLocked(a, s, w)
 		case !known:
-			p.newOrphanLocked(id, s, nil)
+			p.newOrphanLocked(id, s, nil) // bounded: the Hello reports no more than s's slots
 		default:
 			// Known elsewhere, or released: stopped, and holding its slot until the executor confirms.
 			cancel = append(cancel, id)
@@ -179,16 +196,23 @@ func (p *Pool) ExecutorDraining(s *Session) {
 }
 
 // ExecutorClosed records that an executor ended its session itself, for good: a stopping executor closes
-// it once its tasks ended and their results were sent. An attempt it still holds is one the pool
-// assigned before it read that the executor was stopping, which the executor refused without running
-// it and could no longer report: it fails now, retryably, instead of waiting out the reconnect grace
-// as lost.
+// it once its tasks ended and their results were sent. An attempt it still holds and never started is
+// one the pool assigned before it read that the executor was stopping, which the executor refused
+// without running it and could no longer report: it is queued again at once, instead of waiting out
+// the reconnect grace. One it started but did not report ended is lost.
 func (p *Pool) ExecutorClosed(s *Session) {
 	p.update(func(w *wakeups) {
 		if s.detached || !s.draining {
 			return
 		}
-		p.failRunningLocked(s, drainingFailure(s.podName), w)
+		for id, a := range s.running {
+			if a.status.phase == TaskAssigned && !a.released && !a.isOrphan() {
+				s.freeSlot(id)
+				p.requeueLocked(a, w)
+			}
+		}
+		p.failRunningLocked(s, lostFailure(s.podName, "it stopped without reporting the task's end", ExecutorPodState{}), w)
+		p.dispatchLocked(s.env, w)
 	})
 }
 
@@ -206,7 +230,6 @@ func (p *Pool) TaskFinished(s *Session, r Result) {
 
 // resultLocked records r, reported by s, on the attempt it names. p.mu must be held.
 func (p *Pool) resultLocked(s *Session, r Result, w *wakeups) {
-	r.Failure = r.Failure.truncated()
 	a, ok := s.running[r.TaskID]
 	if ok {
 		s.freeSlot(r.TaskID)
@@ -218,10 +241,18 @@ func (p *Pool) resultLocked(s *Session, r Result, w *wakeups) {
 		// Not known (yet): keep it for propeller to submit the attempt again, unacknowledged.
 		p.newOrphanLocked(r.TaskID, s, &r)
 		return
+	} else if a.session != s {
+		// An attempt that moved elsewhere (this executor lost it and Flyte ran it again): nobody wants
+		// this executor's result; acknowledged, so that it stops sending it.
+		s.link.Ack(r.TaskID)
+		return
 	}
 	switch {
 	case a.released:
 		s.link.Ack(r.TaskID) // nobody wants it any more
+	case r.refusedUnrun() && a.status.phase == TaskAssigned && !a.isOrphan():
+		s.link.Ack(r.TaskID) // the attempt will have another result
+		p.requeueLocked(a, w)
 	case a.isOrphan():
 		a.held, a.resultHeld = &r, true
 	case a.session == s && !a.status.phase.IsTerminal():

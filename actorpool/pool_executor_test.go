@@ -218,3 +218,48 @@ func TestExecutorOfAnotherEnvironmentCannotTouchATask(t *testing.T) {
 	_, linkB, _ := f.attach(t, envB, "pod-b", nil, nil)
 	assert.Equal(t, []string{"assign b-task"}, linkB.Messages())
 }
+
+// TestUnstartedAssignmentIsRequeuedOnReconnect: an executor that reconnects without reporting an
+// attempt it was assigned and never started never got it (it reports all it runs or holds): the attempt
+// is queued again, costing no retry; one it had started is lost.
+func TestUnstartedAssignmentIsRequeuedOnReconnect(t *testing.T) {
+	f := newPoolFixture(t)
+	spec := pooltest.Spec("env", time.Hour)
+	spec.Slots = 2
+	f.submit(t, spec, "started", "unstarted")
+	h := pooltest.Hello(spec, "pod-1", 2)
+	s, _, err := pooltest.Attach(f.pool, h, &pooltest.Link{}, 5*time.Second)
+	require.NoError(t, err)
+	f.pool.TaskStarted(s, "started", time.Now())
+	f.pool.DetachExecutor(s, "stream broke")
+
+	link := &pooltest.Link{}
+	_, _, err = f.pool.AttachExecutor(h, link)
+	require.NoError(t, err)
+	assert.Equal(t, []string{"assign unstarted"}, link.Messages(), "queued again and given to the executor that never got it")
+	st, _ := f.pool.Status("started")
+	failure, _ := st.Failure()
+	assert.Equal(t, contract.CodeExecutorLost, failure.Code)
+}
+
+// TestHeldResultOfMovedAttemptIsAcknowledged: a result an executor holds for an attempt that is no longer
+// its (it was lost, and the attempt's record is another executor's or has ended) is acknowledged at
+// once, so that the executor stops sending it in every Hello.
+func TestHeldResultOfMovedAttemptIsAcknowledged(t *testing.T) {
+	f := newPoolFixture(t)
+	spec := pooltest.Spec("env", time.Hour)
+	f.submit(t, spec, "a")
+	s, _, _ := f.attach(t, spec, "pod-1", nil, nil)
+	f.pool.TaskStarted(s, "a", time.Now())
+	f.pool.DetachExecutor(s, "stream broke")
+	eventuallyPhase(t, f.pool, "a", actorpool.TaskFailed) // lost after the reconnect grace
+
+	h := pooltest.Hello(spec, "pod-1", 1)
+	h.Held = []actorpool.Result{{TaskID: "a"}}
+	link := &pooltest.Link{}
+	_, _, err := f.pool.AttachExecutor(h, link)
+	require.NoError(t, err)
+	assert.Equal(t, []string{"ack a"}, link.Messages())
+	st, _ := f.pool.Status("a")
+	assert.Equal(t, actorpool.TaskFailed, st.Phase(), "the late result does not change what Flyte was told")
+}

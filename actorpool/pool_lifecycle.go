@@ -1,6 +1,7 @@
 package actorpool
 
 import (
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"time"
@@ -82,6 +83,10 @@ func (p *Pool) ensure(env *environment) {
 	p.mu.Unlock()
 	secret, err := p.cluster.EnsureEnvironment(p.ctx, spec)
 	p.update(func(w *wakeups) {
+		if errors.Is(err, ErrExecutorPodRefused) {
+			p.breakLocked(env, fmt.Sprintf("the executor pods of environment %s are refused: %v", env.spec.Key.Name, err), w)
+			return
+		}
 		if err != nil {
 			p.failedLocked(env, fmt.Errorf("ensure executors: %w", err))
 			return

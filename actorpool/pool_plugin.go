@@ -17,10 +17,16 @@ func (p *Pool) Submit(ctx context.Context, t Task) error {
 	submitted := false
 	p.update(func(w *wakeups) {
 		if a, known := p.attempts[t.ID]; known {
-			if a.isOrphan() {
-				p.adoptOrphanLocked(a, t, w)
+			if !a.isOrphan() {
+				return
 			}
-			return
+			if adoptsOrphan(a, t) {
+				p.adoptOrphanLocked(a, t, w)
+				return
+			}
+			// Reported by an executor of another environment: not this attempt's run. Stop it; the
+			// attempt runs where it belongs.
+			p.forgetOrphanLocked(a)
 		}
 		env := p.environmentLocked(t.Environment)
 		a := newAttempt(t, env, p.opts.Now())
@@ -68,11 +74,18 @@ func (p *Pool) Status(id string) (TaskStatus, bool) {
 
 // Release forgets an attempt: the plugin has recorded its end, or aborted it. An attempt still
 // running is cancelled on its executor, which keeps the slot until it confirms the attempt stopped;
-// an attempt that ended has its result acknowledged, so the executor forgets it too.
+// an attempt that ended has its result acknowledged, so the executor forgets it too. An attempt known
+// only from an executor's report (after a restart, before propeller submitted it again) is forgotten
+// the same way: an abort right after a restart stops its run at once.
 func (p *Pool) Release(id string) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if a, ok := p.attempts[id]; ok && !a.isOrphan() {
+	a, ok := p.attempts[id]
+	switch {
+	case !ok:
+	case a.isOrphan():
+		p.forgetOrphanLocked(a)
+	default:
 		p.releaseLocked(a)
 	}
 }

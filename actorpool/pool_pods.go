@@ -34,7 +34,9 @@ func (p *Pool) watchPods() {
 func (p *Pool) observePod(state ExecutorPodState) {
 	p.update(func(w *wakeups) {
 		env := p.environments[state.EnvironmentID]
-		if env == nil || env.deleting {
+		if env == nil || env.deleting || env.spec.Key.Namespace != state.Namespace {
+			// A pod of another namespace that carries this environment's label is not its pod: anyone
+			// who can make pods there could otherwise break the environment.
 			return
 		}
 		before, seen := env.pods[state.Pod]
@@ -50,23 +52,41 @@ func (p *Pool) observePod(state ExecutorPodState) {
 				p.failLostLocked(s, state, w)
 			}
 			delete(env.awaiting, state.Pod)
-			env.podFailures++
-			wait := p.backoffLocked(env, env.podFailures)
-			logger.Warnf(p.ctx, "environment %s: executor pod %s ended (%s); replacing it in %s", env.spec.Key,
-				state.Pod, state.Problem, wait.Round(time.Millisecond))
-			env.ensuredAt = time.Time{} // replace it once the backoff is over
+			if state.Deleted {
+				// Someone asked for it (an operator, a node drain, an eviction): not the environment's
+				// failure, so its replacement does not wait.
+				logger.Infof(p.ctx, "environment %s: executor pod %s was deleted (%s); replacing it", env.spec.Key,
+					state.Pod, state.Problem)
+			} else {
+				env.podFailures++
+				wait := p.backoffLocked(env, env.podFailures)
+				logger.Warnf(p.ctx, "environment %s: executor pod %s ended (%s); replacing it in %s", env.spec.Key,
+					state.Pod, state.Problem, wait.Round(time.Millisecond))
+			}
+			env.ensuredAt = time.Time{} // replace it now, or once the backoff is over
 			env.poke()
 		}
-		if state.Permanent && env.broken == "" {
-			env.broken = fmt.Sprintf("executor pod %s of environment %s cannot start: %s", state.Pod, env.spec.Key.Name, state.Problem)
-			logger.Warnf(p.ctx, "environment %s: %s", env.spec.Key, env.broken)
-			for a := env.queue.head; a != nil; a = env.queue.head {
-				env.queue.remove(a)
-				p.failLocked(a, brokenFailure(env.broken), w)
-			}
+		if state.Permanent {
+			p.breakLocked(env, fmt.Sprintf("executor pod %s of environment %s cannot start: %s", state.Pod, env.spec.Key.Name, state.Problem), w)
 		}
 		p.dispatchLocked(env, w)
 	})
+}
+
+// breakLocked records that env's executors cannot start for reason, which waiting or a new pod of the
+// same spec cannot heal: its queued attempts fail now, permanently, and its new ones at submission,
+// and it makes no more pods, until an executor attaches or it is deleted. p.mu must be held.
+func (p *Pool) breakLocked(env *environment, reason string, w *wakeups) {
+	if env.broken != "" {
+		return
+	}
+	env.broken = reason
+	logger.Warnf(p.ctx, "environment %s: %s", env.spec.Key, env.broken)
+	for a := env.queue.head; a != nil; a = env.queue.head {
+		env.queue.remove(a)
+		p.failLocked(a, brokenFailure(env.broken), w)
+	}
+	p.markIdleLocked(env)
 }
 
 // failUnstartedLocked fails the queued attempts that waited StartTimeout without any executor of their

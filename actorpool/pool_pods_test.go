@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -92,4 +93,98 @@ func TestEndedPodsAreReplacedWithBackoff(t *testing.T) {
 	assert.GreaterOrEqual(t, gaps[0], 50*time.Millisecond)
 	assert.GreaterOrEqual(t, gaps[3], 400*time.Millisecond, "50, 100, 200, 400 ms")
 	assert.Greater(t, gaps[3], 2*gaps[1])
+}
+
+// TestWaitingReasonsAreBounded: many failing replicas give a waiting reason and a failure message within
+// their bounds; replicas with the same problem say it once.
+func TestWaitingReasonsAreBounded(t *testing.T) {
+	cluster := pooltest.NewCluster()
+	opts := testOptions()
+	opts.StartTimeout = 300 * time.Millisecond
+	f := newPoolFixtureWith(t, cluster, opts)
+	spec := pooltest.Spec("env", time.Hour)
+	f.submit(t, spec, "a")
+	eventuallyPhase(t, f.pool, "a", actorpool.TaskQueued)
+	same := "container actor: ImagePullBackOff: " + strings.Repeat("the registry said no. ", 20)
+	for i := range 50 {
+		cluster.SetPod(podState(spec, fmt.Sprintf("pod-%02d", i), same))
+	}
+	for i := range 200 {
+		cluster.SetPod(podState(spec, fmt.Sprintf("other-%03d", i), fmt.Sprintf("problem %d: %s", i, strings.Repeat("é", 300))))
+	}
+	var s actorpool.TaskStatus
+	require.Eventually(t, func() bool {
+		s, _ = f.pool.Status("a")
+		return strings.Contains(s.Waiting, "ImagePullBackOff")
+	}, 5*time.Second, 5*time.Millisecond)
+	assert.LessOrEqual(t, len(s.Waiting), contract.MaxReasonBytes)
+	assert.True(t, utf8.ValidString(s.Waiting))
+	assert.Equal(t, 1, strings.Count(s.Waiting, "ImagePullBackOff"), "one problem, said once: %s", s.Waiting)
+	assert.Contains(t, s.Waiting, "pods pod-00, pod-01, pod-02 and 47 more: container actor: ImagePullBackOff")
+
+	s = eventuallyPhase(t, f.pool, "a", actorpool.TaskFailed)
+	failure, _ := s.Failure()
+	assert.LessOrEqual(t, len(failure.Message), contract.MaxFailureMessageBytes)
+	assert.True(t, utf8.ValidString(failure.Message))
+}
+
+// TestPodOfAnotherNamespaceIsIgnored: a pod in another namespace that carries an environment's label,
+// with a problem that cannot heal, neither changes the environment's reason nor fails its tasks.
+func TestPodOfAnotherNamespaceIsIgnored(t *testing.T) {
+	cluster := pooltest.NewCluster()
+	f := newPoolFixtureWith(t, cluster, testOptions())
+	spec := pooltest.Spec("env", time.Hour)
+	f.submit(t, spec, "a")
+	require.Eventually(t, func() bool { return cluster.Ensured(spec.Key.ID()) == 1 }, 5*time.Second, 5*time.Millisecond)
+	forged := podState(spec, "intruder", "container actor: InvalidImageName: on purpose")
+	forged.Namespace, forged.Permanent = "attacker", true
+	cluster.SetPod(forged)
+	forged.Ended = true
+	cluster.SetPod(forged)
+
+	time.Sleep(50 * time.Millisecond)
+	s, _ := f.pool.Status("a")
+	assert.Equal(t, actorpool.TaskQueued, s.Phase())
+	assert.NotContains(t, s.Waiting, "intruder")
+	e, _, _ := f.attach(t, spec, "pod-1", nil, nil)
+	eventuallyPhase(t, f.pool, "a", actorpool.TaskAssigned)
+	f.pool.TaskFinished(e, actorpool.Result{TaskID: "a"})
+	eventuallyPhase(t, f.pool, "a", actorpool.TaskSucceeded)
+}
+
+// TestDeletedPodsDoNotBackOffReplacement: a node drain that deletes or evicts an environment's pods is
+// no failure of the environment: each is replaced at once, not after a backoff that grows with each.
+func TestDeletedPodsDoNotBackOffReplacement(t *testing.T) {
+	cluster := pooltest.NewCluster()
+	opts := testOptions()
+	opts.RetryInterval = time.Second
+	f := newPoolFixtureWith(t, cluster, opts)
+	spec := pooltest.Spec("env", time.Hour)
+	f.submit(t, spec, "a")
+	require.Eventually(t, func() bool { return cluster.Ensured(spec.Key.ID()) == 1 }, 5*time.Second, 5*time.Millisecond)
+	for i := range 8 {
+		deleted := podState(spec, fmt.Sprint("pod-", i), "the pod was deleted")
+		deleted.Ended, deleted.Deleted = true, true
+		cluster.SetPod(deleted)
+		require.Eventually(t, func() bool { return cluster.Ensured(spec.Key.ID()) == i+2 }, 500*time.Millisecond, time.Millisecond,
+			"pod %d replaced within a backoff's first step", i)
+	}
+}
+
+// TestInvalidExecutorPodFailsPermanently: a pod the API server refuses for good fails the environment's
+// tasks at once, permanently, with the API server's message, instead of each waiting out the start
+// timeout and being retried into the same refusal.
+func TestInvalidExecutorPodFailsPermanently(t *testing.T) {
+	cluster := pooltest.NewCluster()
+	cluster.FailWith(fmt.Errorf("%w: pods \"actor-x\" is forbidden: violates PodSecurity \"restricted:latest\"", actorpool.ErrExecutorPodRefused))
+	f := newPoolFixtureWith(t, cluster, testOptions())
+	spec := pooltest.Spec("env", time.Hour)
+	f.submit(t, spec, "a")
+	s := eventuallyPhase(t, f.pool, "a", actorpool.TaskFailed)
+	failure, _ := s.Failure()
+	assert.False(t, failure.Retryable)
+	assert.Equal(t, contract.CodeExecutorCannotStart, failure.Code)
+	assert.Contains(t, failure.Message, `violates PodSecurity "restricted:latest"`)
+	f.submit(t, spec, "b")
+	assert.Equal(t, actorpool.TaskFailed, phaseOf(t, f.pool, "b"), "later tasks fail at submission")
 }

@@ -38,11 +38,11 @@ func (p *Pool) registerDiscovered(found []DiscoveredEnvironment) {
 		for _, d := range found {
 			env, known := p.environments[d.ID]
 			if !known {
-				env = newEnvironment(EnvironmentSpec{Key: EnvironmentKey{Namespace: d.Namespace, Name: d.Name}, TTL: d.TTL}, d.ID)
+				env = newEnvironment(EnvironmentSpec{Key: d.Key, TTL: d.TTL, Slots: d.Slots}, d.ID)
 				env.discovered, env.secret, env.ensured, env.ensuredAt, env.idleSince = true, d.Secret, true, now, now
 				p.startEnvironmentLocked(env)
 				logger.Infof(p.ctx, "actor pool: found environment %s (%s) in namespace %s; it is deleted after %s unless used",
-					d.Name, d.ID, d.Namespace, d.TTL)
+					d.Key.Name, d.ID, d.Key.Namespace, d.TTL)
 			}
 			for _, pod := range d.Pods {
 				if _, attached := env.sessions[pod]; !attached {

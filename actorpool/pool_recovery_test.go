@@ -1,6 +1,7 @@
 package actorpool_test
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -88,8 +89,7 @@ func TestRestartedPoolAdoptsRunningAttempt(t *testing.T) {
 func TestDiscoveredEnvironmentIsDeletedAfterItsTTL(t *testing.T) {
 	cluster := pooltest.NewCluster()
 	spec := pooltest.Spec("leftover", 200*time.Millisecond)
-	cluster.Discovered(actorpool.DiscoveredEnvironment{Namespace: "ns", ID: spec.Key.ID(), Name: "leftover",
-		Secret: pooltest.Secret(spec.Key.ID()), TTL: spec.TTL})
+	cluster.Discovered(pooltest.Found(spec))
 	f := newPoolFixtureWith(t, cluster, testOptions())
 
 	_, link, _ := f.attach(t, spec, "pod-1", nil, nil)
@@ -104,8 +104,7 @@ func TestDiscoveredEnvironmentIsDeletedAfterItsTTL(t *testing.T) {
 func TestDiscoveredEnvironmentWaitsForItsExecutorsBeforeDispatching(t *testing.T) {
 	cluster := pooltest.NewCluster()
 	spec := pooltest.Spec("env", time.Hour)
-	cluster.Discovered(actorpool.DiscoveredEnvironment{Namespace: "ns", ID: spec.Key.ID(), Name: "env",
-		Secret: pooltest.Secret(spec.Key.ID()), TTL: time.Hour, Pods: []string{"pod-a", "pod-b"}})
+	cluster.Discovered(pooltest.Found(spec, "pod-a", "pod-b"))
 	opts := testOptions()
 	opts.ReconnectGrace = time.Hour
 	f := newPoolFixtureWith(t, cluster, opts)
@@ -131,8 +130,7 @@ func TestDiscoveredEnvironmentWaitsForItsExecutorsBeforeDispatching(t *testing.T
 func TestDiscoveredEnvironmentSubmittedToIsEnsuredAtOnce(t *testing.T) {
 	cluster := pooltest.NewCluster()
 	spec := pooltest.Spec("env", time.Hour)
-	cluster.Discovered(actorpool.DiscoveredEnvironment{Namespace: "ns", ID: spec.Key.ID(), Name: "env",
-		Secret: pooltest.Secret(spec.Key.ID()), TTL: time.Hour, Pods: []string{"pod-a"}})
+	cluster.Discovered(pooltest.Found(spec, "pod-a"))
 	opts := testOptions()
 	opts.ResyncInterval = time.Hour
 	f := newPoolFixtureWith(t, cluster, opts)
@@ -159,4 +157,79 @@ func TestUnseenAttemptIsForgotten(t *testing.T) {
 	}
 	_, link, _ := f.attach(t, spec, "pod-1", nil, nil)
 	assert.Equal(t, []string{"assign seen"}, link.Messages(), "the older, unseen attempt was released")
+}
+
+// TestOrphanAdoptedOnlyWithinItsEnvironment: attempt IDs are predictable, so an executor of another
+// environment (here another namespace's) may report a victim's attempt as running or finished before
+// propeller submits it. The submission must not adopt it: the report is stopped or dropped, and the
+// attempt runs in its own environment. An orphan of the same definition under another pod hash (a
+// propeller upgrade that changed the executor pod) is adopted.
+func TestOrphanAdoptedOnlyWithinItsEnvironment(t *testing.T) {
+	f := newPoolFixture(t)
+	victim := pooltest.Spec("env", time.Hour)
+	attacker := pooltest.Spec("env", time.Hour)
+	attacker.Key.Namespace = "attacker"
+	_, evil, _ := f.attach2(t, attacker, "evil-pod", []string{"victim-running"}, []actorpool.Result{{TaskID: "victim-done"}})
+
+	f.submit(t, victim, "victim-running", "victim-done")
+	for _, id := range []string{"victim-running", "victim-done"} {
+		s, ok := f.pool.Status(id)
+		require.True(t, ok)
+		assert.Equal(t, actorpool.TaskQueued, s.Phase(), "%s waits for its own environment's executor", id)
+	}
+	assert.ElementsMatch(t, []string{"cancel victim-running", "ack victim-done"}, evil.Messages())
+
+	_, own, _ := f.attach(t, victim, "own-pod", nil, nil)
+	assert.Equal(t, []string{"assign victim-running"}, own.Messages(), "run where it belongs")
+
+	upgraded := pooltest.Spec("other", time.Hour)
+	_, old, _ := f.attach2(t, upgraded, "old-pod", []string{"survivor"}, nil)
+	upgraded.Key.PodHash = "new-hash"
+	f.submit(t, upgraded, "survivor")
+	assert.Equal(t, actorpool.TaskRunning, phaseOf(t, f.pool, "survivor"), "same definition: the run is adopted")
+	assert.Empty(t, old.Messages())
+}
+
+// TestHelloRunningAndHeldAreBounded: a Hello may report no more running tasks than the executor's
+// slots and no more held results than MaxHeldResultsPerSlot per slot; results of unknown attempts sent
+// after it are kept only up to the session's bound, however many the executor sends.
+func TestHelloRunningAndHeldAreBounded(t *testing.T) {
+	f := newPoolFixture(t)
+	spec := pooltest.Spec("env", time.Hour)
+	f.submit(t, spec, "creates-the-environment")
+	f.pool.Release("creates-the-environment")
+
+	tooMany := pooltest.Hello(spec, "pod-1", 1)
+	tooMany.Running = []string{"a", "b"}
+	_, _, err := pooltest.Attach(f.pool, tooMany, &pooltest.Link{}, time.Second)
+	assert.ErrorIs(t, err, actorpool.ErrBadHello)
+	assert.ErrorContains(t, err, "2 running tasks, more than its 1 slots")
+
+	tooMuch := pooltest.Hello(spec, "pod-1", 1)
+	for i := range contract.MaxHeldResultsPerSlot + 1 {
+		tooMuch.Held = append(tooMuch.Held, actorpool.Result{TaskID: fmt.Sprint("held-", i)})
+	}
+	_, _, err = f.pool.AttachExecutor(tooMuch, &pooltest.Link{})
+	assert.ErrorIs(t, err, actorpool.ErrBadHello)
+
+	s, link, _ := f.attach(t, spec, "pod-1", nil, nil)
+	for i := range 10_000 {
+		f.pool.TaskFinished(s, actorpool.Result{TaskID: fmt.Sprint("unknown-", i)})
+	}
+	// Past the orphan grace, every orphan kept is forgotten, which acknowledges it: count them.
+	bound := 1 + contract.MaxHeldResultsPerSlot
+	require.Eventually(t, func() bool { return len(link.Messages()) >= bound }, 5*time.Second, 10*time.Millisecond)
+	time.Sleep(100 * time.Millisecond)
+	assert.Len(t, link.Messages(), bound, "kept no more than the session's bound")
+}
+
+// TestReleaseCancelsOrphan: an abort right after a restart, before propeller submitted the attempt
+// again, stops the run its executor reports at once, not after the orphan grace.
+func TestReleaseCancelsOrphan(t *testing.T) {
+	f := newPoolFixture(t)
+	spec := pooltest.Spec("env", time.Hour)
+	_, link, _ := f.attach2(t, spec, "pod-1", []string{"aborted"}, []actorpool.Result{{TaskID: "finalized"}})
+	f.pool.Release("aborted")
+	f.pool.Release("finalized")
+	assert.Equal(t, []string{"cancel aborted", "ack finalized"}, link.Messages())
 }

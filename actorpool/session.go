@@ -1,6 +1,11 @@
 package actorpool
 
-import "time"
+import (
+	"fmt"
+	"time"
+
+	"github.com/flyteactors/flyteactors/go/contract"
+)
 
 // ExecutorLink is how the pool talks to one connected executor. Every method must return at once
 // without blocking: the pool calls them while it holds its lock. Messages must reach the executor
@@ -23,6 +28,9 @@ type Session struct {
 	link    ExecutorLink
 	// running holds the attempts that take a slot on the executor, by ID.
 	running map[string]*attempt
+	// orphans holds the orphans the executor reported (running ones are in running too), by ID; at
+	// most maxOrphans of them.
+	orphans map[string]*attempt
 	// detached is true once the session has ended; whatever it reports afterwards is ignored.
 	detached bool
 	// draining is true once the executor said it is stopping (or its pod is being deleted): it gets no
@@ -32,6 +40,41 @@ type Session struct {
 	// environment's lost sessions for the executor to reconnect.
 	lostAt     time.Time
 	lostReason string
+}
+
+// maxOrphans is how many attempts nobody submitted the session may report: what its Hello may carry,
+// its slots and its held results, and no more, however many streams it opens, so that an executor cannot
+// grow the pool's memory without bound.
+func (s *Session) maxOrphans() int { return s.slots * (1 + contract.MaxHeldResultsPerSlot) }
+
+// maxSlotsOfUndescribedEnvironment caps the slots of an executor whose environment's spec the pool
+// does not know (found at start in objects that do not say): a Hello's word is not trusted beyond it.
+const maxSlotsOfUndescribedEnvironment = 64
+
+// newSession returns the session of executor h of env, talking back through link. A Hello is trusted
+// only as far as the environment's spec: never more slots than it has.
+func newSession(env *environment, h ExecutorHello, link ExecutorLink) *Session {
+	s := &Session{env: env, podName: h.PodName, slots: h.Slots, link: link,
+		running: map[string]*attempt{}, orphans: map[string]*attempt{}}
+	limit := env.spec.Slots
+	if limit <= 0 {
+		limit = maxSlotsOfUndescribedEnvironment
+	}
+	s.slots = min(s.slots, limit)
+	return s
+}
+
+// checkReports refuses a Hello that reports more than the session can hold: more running tasks than
+// its slots, or more held results than contract.MaxHeldResultsPerSlot per slot (an executor that holds
+// more sends them after its Hello).
+func (s *Session) checkReports(h ExecutorHello) error {
+	if len(h.Running) > s.slots {
+		return fmt.Errorf("%w: executor %s reports %d running tasks, more than its %d slots", ErrBadHello, s.podName, len(h.Running), s.slots)
+	}
+	if held := len(h.Held); held > s.slots*contract.MaxHeldResultsPerSlot {
+		return fmt.Errorf("%w: executor %s reports %d held results, more than %d per slot", ErrBadHello, s.podName, held, contract.MaxHeldResultsPerSlot)
+	}
+	return nil
 }
 
 // PodName returns the executor's pod.

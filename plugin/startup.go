@@ -78,6 +78,7 @@ func startPool(ctx context.Context, iCtx pluginsCore.SetupContext, cfg *Config) 
 	svc := executorsvc.New(pool, executorsvc.Options{
 		HeartbeatInterval: cfg.HeartbeatInterval.Duration,
 		MissedHeartbeats:  cfg.MissedHeartbeats,
+		ReconnectGrace:    pool.ReconnectGrace(),
 		TLS:               serverTLS,
 	})
 	go func() {

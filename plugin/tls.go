@@ -36,15 +36,17 @@ func serverTLS(ctx context.Context, client kubernetes.Interface, cfg *Config) (*
 			return nil, nil, fmt.Errorf("plugins.actor.tls (auto): %w", err)
 		}
 	case tlsFiles:
-		for _, f := range []struct {
-			into *[]byte
-			path string
-			name string
-		}{{&bundle.ServerCert, cfg.TLS.CertFile, "cert-file"}, {&bundle.ServerKey, cfg.TLS.KeyFile, "key-file"}, {&bundle.CACert, cfg.TLS.CAFile, "ca-file"}} {
-			if *f.into, err = os.ReadFile(f.path); err != nil {
-				return nil, nil, fmt.Errorf("plugins.actor.tls.%s: %w", f.name, err)
-			}
+		// The operator's certificate is renewed in place (cert-manager): it is read again whenever its
+		// files change. The CA is read once; executor pods get it through their anchors.
+		ca, err := os.ReadFile(cfg.TLS.CAFile)
+		if err != nil {
+			return nil, nil, fmt.Errorf("plugins.actor.tls.ca-file: %w", err)
 		}
+		cert, err := servercert.LoadFileCertificate(cfg.TLS.CertFile, cfg.TLS.KeyFile)
+		if err != nil {
+			return nil, nil, fmt.Errorf("plugins.actor.tls.cert-file, key-file: %w", err)
+		}
+		return cert.ServerTLS(), ca, nil
 	default:
 		return nil, nil, fmt.Errorf("plugins.actor.tls.mode: must be %s, %s or %s, got %q", tlsAuto, tlsFiles, tlsDisabled, cfg.TLS.Mode)
 	}

@@ -2,6 +2,7 @@ package plugin
 
 import (
 	"context"
+	"crypto/tls"
 	"os"
 	"path/filepath"
 	"testing"
@@ -57,4 +58,54 @@ func TestServerTLSModes(t *testing.T) {
 	bad.TLS.Mode = "sometimes"
 	_, _, err = serverTLS(ctx, client, &bad)
 	assert.ErrorContains(t, err, `plugins.actor.tls.mode: must be auto, files or disabled, got "sometimes"`)
+}
+
+// TestFilesModeServesRotatedCertificate: in files mode the operator's certificate is renewed in place
+// (cert-manager); the executor service serves the renewed one at the next handshake, without a restart.
+func TestFilesModeServesRotatedCertificate(t *testing.T) {
+	const host = "pool.example.com"
+	dir := t.TempDir()
+	cfg := defaultConfig
+	cfg.AdvertiseAddress = host + ":8089"
+	cfg.TLS = TLSConfig{Mode: tlsFiles, CertFile: filepath.Join(dir, "tls.crt"), KeyFile: filepath.Join(dir, "tls.key"), CAFile: filepath.Join(dir, "ca.crt")}
+	write := func(b servercert.Bundle) {
+		require.NoError(t, os.WriteFile(cfg.TLS.CertFile, b.ServerCert, 0o600))
+		require.NoError(t, os.WriteFile(cfg.TLS.KeyFile, b.ServerKey, 0o600))
+		require.NoError(t, os.WriteFile(cfg.TLS.CAFile, b.CACert, 0o600))
+	}
+	first, err := servercert.New(host, time.Now())
+	require.NoError(t, err)
+	write(first)
+	server, _, err := serverTLS(context.Background(), fake.NewClientset(), &cfg)
+	require.NoError(t, err)
+	lis, err := tls.Listen("tcp", "127.0.0.1:0", server)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = lis.Close() })
+	go func() {
+		for {
+			conn, err := lis.Accept()
+			if err != nil {
+				return
+			}
+			_ = conn.(*tls.Conn).Handshake()
+			_ = conn.Close()
+		}
+	}()
+	handshake := func(ca []byte) error {
+		client, err := servercert.ClientTLS(ca, host)
+		require.NoError(t, err)
+		conn, err := tls.Dial("tcp", lis.Addr().String(), client)
+		if err == nil {
+			_ = conn.Close()
+		}
+		return err
+	}
+	require.NoError(t, handshake(first.CACert))
+
+	renewed, err := servercert.New(host, time.Now())
+	require.NoError(t, err)
+	time.Sleep(10 * time.Millisecond) // a later modification time, as a real renewal has
+	write(renewed)
+	assert.NoError(t, handshake(renewed.CACert), "the renewed certificate is served")
+	assert.Error(t, handshake(first.CACert), "the old one is not")
 }

@@ -58,7 +58,7 @@ func FuzzSession(f *testing.F) {
 		}
 		svc := New(pool, Options{})
 		for _, m := range msgs[1:] {
-			svc.handle(session, m)
+			svc.handle(session, newOutbox(), m)
 		}
 		assigned := 0
 		for _, id := range []string{"t0", "t1", "a", "b"} {

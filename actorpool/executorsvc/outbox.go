@@ -6,6 +6,7 @@ import (
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/flyteactors/flyteactors/actorpool"
 	executorv1 "github.com/flyteactors/flyteactors/go/executor/v1"
@@ -42,6 +43,11 @@ func (o *outbox) Cancel(taskID string) {
 // Ack queues a result acknowledgement.
 func (o *outbox) Ack(taskID string) {
 	o.push(&executorv1.PoolMessage{Message: &executorv1.PoolMessage_Ack{Ack: &executorv1.ResultAck{TaskId: taskID}}})
+}
+
+// heartbeat queues the answer to an executor's heartbeat.
+func (o *outbox) heartbeat() {
+	o.push(&executorv1.PoolMessage{Message: &executorv1.PoolMessage_Heartbeat{Heartbeat: &executorv1.Heartbeat{SentAt: timestamppb.Now()}}})
 }
 
 // Close ends the session: drain stops with reason.

@@ -34,6 +34,15 @@ type Options struct {
 	MissedHeartbeats int
 	// HelloTimeout is how long a new stream may take to send its Hello.
 	HelloTimeout time.Duration
+	// MaxStreamsWithoutHello bounds the streams that have not sent their Hello yet: more are refused
+	// (RESOURCE_EXHAUSTED; an executor tries again), so that nobody who can reach the port holds an
+	// unbounded number open. Executors send their Hello at once, so the bound is reached only by a
+	// flood.
+	MaxStreamsWithoutHello int
+	// ReconnectGrace is the pool's reconnect grace, which executors are told (Welcome): one that hears
+	// nothing from the pool for that long stops its tasks, which the pool has failed by then. Zero:
+	// executors are told nothing and never stop their tasks for it.
+	ReconnectGrace time.Duration
 	// TLS, if set, is the server's TLS: executors verify the pool, and nobody on the network reads the
 	// tasks or the tokens.
 	TLS *tls.Config
@@ -42,7 +51,8 @@ type Options struct {
 // DefaultOptions returns the options the service runs with unless told otherwise; the plugin's
 // configuration defaults are taken from here.
 func DefaultOptions() Options {
-	return Options{HeartbeatInterval: contract.DefaultHeartbeatInterval, MissedHeartbeats: 3, HelloTimeout: 10 * time.Second}
+	return Options{HeartbeatInterval: contract.DefaultHeartbeatInterval, MissedHeartbeats: 3, HelloTimeout: 10 * time.Second,
+		MaxStreamsWithoutHello: 256}
 }
 
 // Pool is the service's view of the actor pool: exactly the calls it makes for each executor's stream
@@ -69,6 +79,8 @@ type Service struct {
 	executorv1.UnimplementedExecutorServiceServer
 	pool Pool
 	opts Options
+	// awaitingHello holds a token for each stream that has not sent its Hello yet.
+	awaitingHello chan struct{}
 }
 
 // New returns the service for pool.
@@ -83,7 +95,10 @@ func New(pool Pool, opts Options) *Service {
 	if opts.HelloTimeout <= 0 {
 		opts.HelloTimeout = d.HelloTimeout
 	}
-	return &Service{pool: pool, opts: opts}
+	if opts.MaxStreamsWithoutHello <= 0 {
+		opts.MaxStreamsWithoutHello = d.MaxStreamsWithoutHello
+	}
+	return &Service{pool: pool, opts: opts, awaitingHello: make(chan struct{}, opts.MaxStreamsWithoutHello)}
 }
 
 // Serve serves the service on lis until ctx is done, then stops the server and returns.
@@ -121,7 +136,13 @@ func (s *Service) ServerOptions() []grpc.ServerOption {
 // Connect runs one executor's session: it admits the executor, then relays messages both ways until
 // the stream ends, and detaches the session from the pool when it does.
 func (s *Service) Connect(stream executorv1.ExecutorService_ConnectServer) error {
+	select {
+	case s.awaitingHello <- struct{}{}:
+	default:
+		return status.Errorf(codes.ResourceExhausted, "%d streams are waiting to say hello already", cap(s.awaitingHello))
+	}
 	hello, err := receiveHello(stream, s.opts.HelloTimeout)
+	<-s.awaitingHello
 	if err != nil {
 		return err
 	}
@@ -180,6 +201,7 @@ func (s *Service) serve(stream executorv1.ExecutorService_ConnectServer, session
 		ProtocolVersion:   executorv1.ProtocolVersion_PROTOCOL_VERSION_1,
 		HeartbeatInterval: durationpb.New(s.opts.HeartbeatInterval),
 		CancelTaskIds:     cancel,
+		ReconnectGrace:    reconnectGrace(s.opts.ReconnectGrace),
 	}}})
 	if err != nil {
 		return fmt.Sprintf("cannot send welcome: %v", err), err
@@ -211,7 +233,7 @@ func (s *Service) serve(stream executorv1.ExecutorService_ConnectServer, session
 		select {
 		case msg := <-received:
 			silence.Reset(lostAfter)
-			s.handle(session, msg)
+			s.handle(session, out, msg)
 		case err := <-recvErr:
 			if errors.Is(err, io.EOF) {
 				// The executor closed its side, having sent everything before: it is done for good.
@@ -229,17 +251,28 @@ func (s *Service) serve(stream executorv1.ExecutorService_ConnectServer, session
 	}
 }
 
-func (s *Service) handle(session *actorpool.Session, msg *executorv1.ExecutorMessage) {
+func (s *Service) handle(session *actorpool.Session, out *outbox, msg *executorv1.ExecutorMessage) {
 	switch m := msg.GetMessage().(type) {
 	case *executorv1.ExecutorMessage_Started:
 		s.pool.TaskStarted(session, m.Started.GetTaskId(), m.Started.GetStartedAt().AsTime())
 	case *executorv1.ExecutorMessage_Finished:
 		s.pool.TaskFinished(session, resultFromWire(m.Finished))
 	case *executorv1.ExecutorMessage_Draining:
+		logger.Infof(context.Background(), "executor %s is stopping: %s", session.PodName(), m.Draining.GetReason())
 		s.pool.ExecutorDraining(session)
 	case *executorv1.ExecutorMessage_Heartbeat:
-		// Arriving was the point.
+		// Answered, in order with everything else the pool sends, so that the executor knows the pool
+		// hears it (see Options.ReconnectGrace).
+		out.heartbeat()
 	}
+}
+
+// reconnectGrace is the Welcome's reconnect_grace: unset for zero.
+func reconnectGrace(d time.Duration) *durationpb.Duration {
+	if d <= 0 {
+		return nil
+	}
+	return durationpb.New(d)
 }
 
 func attachStatus(err error) error {

@@ -17,7 +17,6 @@ import (
 	"github.com/flyteactors/flyteactors/actorpool"
 	"github.com/flyteactors/flyteactors/actorpool/executorsvc"
 	"github.com/flyteactors/flyteactors/actorpool/pooltest"
-	"github.com/flyteactors/flyteactors/go/contract"
 	executorv1 "github.com/flyteactors/flyteactors/go/executor/v1"
 )
 
@@ -100,10 +99,11 @@ func TestPoolEndsTheSessionsOfADeletedEnvironment(t *testing.T) {
 	}
 }
 
-// TestStoppedExecutorFailsWhatItNeverStartedAtOnce: an assignment the pool sent before it read that the
-// executor was stopping is refused by the executor, which then closes its session for good; the attempt
-// fails then, retryably, not after the reconnect grace as lost.
-func TestStoppedExecutorFailsWhatItNeverStartedAtOnce(t *testing.T) {
+// TestStoppedExecutorRequeuesWhatItNeverStartedAtOnce: an assignment the pool sent before it read that
+// the executor was stopping is refused by the executor, which then closes its session for good; the
+// attempt is queued again then, for another executor, costing no retry, not failed after the reconnect
+// grace as lost.
+func TestStoppedExecutorRequeuesWhatItNeverStartedAtOnce(t *testing.T) {
 	pool, _, client := serve(t, executorsvc.Options{}, time.Hour)
 	spec := pooltest.Spec("stopping", time.Hour)
 	require.NoError(t, pool.Submit(context.Background(), pooltest.Task("b", spec)))
@@ -130,10 +130,48 @@ func TestStoppedExecutorFailsWhatItNeverStartedAtOnce(t *testing.T) {
 	}
 	require.Eventually(t, func() bool {
 		s, _ := pool.Status("b")
-		return s.Phase() == actorpool.TaskFailed
-	}, 2*time.Second, 10*time.Millisecond, "failed at once, not after the reconnect grace (20 s)")
-	s, _ := pool.Status("b")
-	failure, _ := s.Failure()
-	assert.Equal(t, contract.CodeExecutorDraining, failure.Code)
-	assert.True(t, failure.Retryable)
+		return s.Phase() == actorpool.TaskQueued
+	}, 2*time.Second, 10*time.Millisecond, "queued again at once, not lost after the reconnect grace (20 s)")
+	link := &pooltest.Link{}
+	_, _, err = pool.AttachExecutor(pooltest.Hello(spec, "pod-y", 1), link)
+	require.NoError(t, err)
+	require.Len(t, link.Assignments(), 1, "another executor runs it")
+	assert.Equal(t, "b", link.Assignments()[0].TaskID)
+}
+
+// TestStreamsWithoutHelloAreLimited: streams that have not sent their Hello are bounded in number; one
+// over the bound is refused at once, and an executor that says hello is served.
+func TestStreamsWithoutHelloAreLimited(t *testing.T) {
+	_, spec, client := serve(t, executorsvc.Options{HelloTimeout: time.Minute, MaxStreamsWithoutHello: 2}, time.Hour)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	// Open silent streams until one is refused; one still open after a while was taken.
+	taken := 0
+	for refused := false; !refused; {
+		stream, err := client.Connect(ctx)
+		require.NoError(t, err)
+		got := make(chan error, 1)
+		go func() { _, err := stream.Recv(); got <- err }()
+		select {
+		case err := <-got:
+			require.Equal(t, codes.ResourceExhausted, status.Code(err), "%v", err)
+			refused = true
+		case <-time.After(300 * time.Millisecond):
+			taken++
+			require.LessOrEqual(t, taken, 2, "no more than two streams wait for their hello")
+		}
+	}
+	assert.Equal(t, 2, taken)
+	cancel() // the silent streams go
+
+	hello := pooltest.Hello(spec, "pod-h", 1)
+	require.Eventually(t, func() bool {
+		stream, err := client.Connect(context.Background())
+		require.NoError(t, err)
+		require.NoError(t, stream.Send(&executorv1.ExecutorMessage{Message: &executorv1.ExecutorMessage_Hello{Hello: &executorv1.Hello{
+			ProtocolVersion: executorv1.ProtocolVersion_PROTOCOL_VERSION_1, EnvironmentId: hello.EnvironmentID,
+			PodName: hello.PodName, Token: hello.Token, Slots: 1}}}))
+		first, err := stream.Recv()
+		return err == nil && first.GetWelcome() != nil
+	}, 5*time.Second, 10*time.Millisecond, "served once the silent streams went")
 }

@@ -11,6 +11,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -33,6 +34,8 @@ const (
 	AnnotationEnvironment = "actors.flyte.org/environment-key"
 	// AnnotationTTL holds how long the environment stays up with nothing to do (a Go duration).
 	AnnotationTTL = "actors.flyte.org/ttl"
+	// AnnotationSlots holds how many tasks one executor of the environment runs at once.
+	AnnotationSlots = "actors.flyte.org/slots"
 
 	// RoleAnchor marks an environment's anchor Secret.
 	RoleAnchor = "anchor"
@@ -156,7 +159,8 @@ func (c *Cluster) DeleteEnvironment(ctx context.Context, namespace, id string) e
 // describe returns the annotations that describe spec's environment on its objects.
 func describe(spec actorpool.EnvironmentSpec) map[string]string {
 	key, _ := json.Marshal(spec.Key)
-	return map[string]string{AnnotationEnvironment: string(key), AnnotationTTL: spec.TTL.String()}
+	return map[string]string{AnnotationEnvironment: string(key), AnnotationTTL: spec.TTL.String(),
+		AnnotationSlots: strconv.Itoa(spec.Slots)}
 }
 
 func selector(envID, role string) string {

@@ -152,41 +152,6 @@ func TestEnsureFailsClearlyWithoutThePrimaryContainer(t *testing.T) {
 	assert.ErrorContains(t, err, `executor pod has no container "missing"`)
 }
 
-// TestDiscoverFindsAnchorsAndPodsWithoutAnchor: what a restarted pool must look after, including the
-// pods an interrupted deletion left without their anchor.
-func TestDiscoverFindsAnchorsAndPodsWithoutAnchor(t *testing.T) {
-	client := fake.NewClientset()
-	cluster := New(client, Options{PoolAddress: "pool:8089"})
-	ctx := context.Background()
-	s := spec(2)
-	secret, err := cluster.EnsureEnvironment(ctx, s)
-	require.NoError(t, err)
-	other := spec(1)
-	other.Key.Name, other.TTL = "other", 5*time.Minute
-	_, err = cluster.EnsureEnvironment(ctx, other)
-	require.NoError(t, err)
-	// An interrupted deletion: the other environment's anchor is gone, its pod is not.
-	require.NoError(t, client.CoreV1().Secrets("ns").Delete(ctx, "flyte-actor-"+other.Key.ID(), metav1.DeleteOptions{}))
-
-	found, err := cluster.DiscoverEnvironments(ctx)
-	require.NoError(t, err)
-	byID := map[string]actorpool.DiscoveredEnvironment{}
-	for _, d := range found {
-		byID[d.ID] = d
-	}
-	require.Len(t, byID, 2)
-	d := byID[s.Key.ID()]
-	assert.Equal(t, "ns", d.Namespace)
-	assert.Equal(t, s.Key.Name, d.Name)
-	assert.Equal(t, secret, d.Secret)
-	assert.Equal(t, time.Minute, d.TTL)
-	assert.Len(t, d.Pods, 2)
-	orphan := byID[other.Key.ID()]
-	assert.Empty(t, orphan.Secret, "no anchor, no secret")
-	assert.Equal(t, 5*time.Minute, orphan.TTL, "the TTL is on the pods too")
-	assert.Len(t, orphan.Pods, 1)
-}
-
 // TestStateOfSaysWhyAPodDoesNotRun: each cause of "cannot start", whether it can heal, and
 // how a pod ended.
 func TestStateOfSaysWhyAPodDoesNotRun(t *testing.T) {
@@ -202,6 +167,7 @@ func TestStateOfSaysWhyAPodDoesNotRun(t *testing.T) {
 		status          corev1.PodStatus
 		problem         string
 		ended, perm, oo bool
+		deleted         bool
 	}{
 		"starting":       {status: waiting("ContainerCreating", ""), problem: ""},
 		"image pull":     {status: waiting("ImagePullBackOff", `Back-off pulling image "nope:1"`), problem: `ImagePullBackOff: Back-off pulling image "nope:1"`},
@@ -213,7 +179,11 @@ func TestStateOfSaysWhyAPodDoesNotRun(t *testing.T) {
 			problem: "the executor's Python runtime could not start: ModuleNotFoundError: No module named 'flytekit'", ended: true, perm: true},
 		"refused": {status: terminated(contract.ExitCodeRefused, "Error", ""), problem: "the actor pool refused the executor", ended: true},
 		"oom":     {status: terminated(137, "OOMKilled", ""), problem: "exited with code 137 (OOMKilled)", ended: true, oo: true},
-		"evicted": {status: corev1.PodStatus{Phase: corev1.PodFailed, Reason: "Evicted", Message: "The node was low on resource: memory."}, problem: "Evicted: The node was low on resource: memory.", ended: true},
+		"runtime unavailable": {status: terminated(contract.ExitCodeRuntimeUnavailable, "Error", ""),
+			problem: "the executor's Python runtime was not available", ended: true},
+		"evicted": {status: corev1.PodStatus{Phase: corev1.PodFailed, Reason: "Evicted", Message: "The node was low on resource: memory."}, problem: "Evicted: The node was low on resource: memory.", ended: true, deleted: true},
+		"disrupted": {status: corev1.PodStatus{Phase: corev1.PodFailed, Conditions: []corev1.PodCondition{{Type: corev1.DisruptionTarget,
+			Status: corev1.ConditionTrue, Reason: "TerminationByKubelet"}}}, problem: "the pod failed", ended: true, deleted: true},
 		"running": {status: corev1.PodStatus{Phase: corev1.PodRunning}, problem: ""},
 	} {
 		t.Run(name, func(t *testing.T) {
@@ -228,6 +198,7 @@ func TestStateOfSaysWhyAPodDoesNotRun(t *testing.T) {
 			assert.Equal(t, tc.ended, s.Ended)
 			assert.Equal(t, tc.perm, s.Permanent)
 			assert.Equal(t, tc.oo, s.OOM)
+			assert.Equal(t, tc.deleted, s.Deleted, "stopped from outside")
 		})
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -53,6 +54,9 @@ func (c *Cluster) createExecutor(ctx context.Context, spec actorpool.Environment
 			SecretKeyRef: &corev1.SecretKeySelector{LocalObjectReference: corev1.LocalObjectReference{Name: anchor.Name}, Key: caCertKey}}})
 	}
 	if _, err := c.client.CoreV1().Pods(pod.Namespace).Create(ctx, pod, metav1.CreateOptions{}); err != nil {
+		if refusedForGood(err) {
+			return fmt.Errorf("%w: %w", actorpool.ErrExecutorPodRefused, err)
+		}
 		return fmt.Errorf("create executor pod of %s: %w", spec.Key, err)
 	}
 	c.recorder.Eventf(anchorRef(anchor.Namespace, spec.Key.ID(), anchor.UID), corev1.EventTypeNormal, EventCreatedExecutorPod,
@@ -66,6 +70,13 @@ func (c *Cluster) deletePod(ctx context.Context, namespace, name string) error {
 		return fmt.Errorf("delete executor pod %s/%s: %w", namespace, name, err)
 	}
 	return nil
+}
+
+// refusedForGood reports whether the API server refused a pod for a reason that creating the same pod
+// again cannot heal: it is invalid (422), or the namespace's Pod Security level forbids it. Other
+// refusals (a quota that is full, permissions an operator may still grant) can heal.
+func refusedForGood(err error) bool {
+	return apierrors.IsInvalid(err) || (apierrors.IsForbidden(err) && strings.Contains(err.Error(), "violates PodSecurity"))
 }
 
 // drainTimeout is how long the executor of pod may let its tasks finish once it is told to stop:

@@ -32,10 +32,26 @@ func stateOf(pod *corev1.Pod) actorpool.ExecutorPodState {
 	case pod.Status.Phase == corev1.PodFailed || pod.Status.Phase == corev1.PodSucceeded:
 		state.Ended = true
 		state.Problem, state.OOM, state.Permanent = endedProblem(pod)
+		state.Deleted = disrupted(pod)
 	default:
 		state.Problem, state.Permanent = pendingProblem(pod)
 	}
 	return state
+}
+
+// disrupted reports whether a pod that ended was stopped from outside (evicted for node pressure,
+// preempted, its node shut down or tainted), which Kubernetes records as the pod's Evicted reason or
+// its DisruptionTarget condition: no failure of what it ran.
+func disrupted(pod *corev1.Pod) bool {
+	if pod.Status.Reason == "Evicted" {
+		return true
+	}
+	for _, c := range pod.Status.Conditions {
+		if c.Type == corev1.DisruptionTarget && c.Status == corev1.ConditionTrue {
+			return true
+		}
+	}
+	return false
 }
 
 // endedProblem says how a pod that ended did: the pod's reason (Evicted, ...), and its containers'
@@ -56,6 +72,8 @@ func endedProblem(pod *corev1.Pod) (problem string, oom, permanent bool) {
 		case contract.ExitCodeRuntimeCannotStart:
 			part = fmt.Sprintf("container %s: the executor's Python runtime could not start", c.Name)
 			permanent = true
+		case contract.ExitCodeRuntimeUnavailable:
+			part = fmt.Sprintf("container %s: the executor's Python runtime was not available (not ready in time, or it could not be started again)", c.Name)
 		case contract.ExitCodeRefused:
 			part = fmt.Sprintf("container %s: the actor pool refused the executor", c.Name)
 		}

@@ -24,7 +24,7 @@ func (c *Cluster) WatchExecutorPods(ctx context.Context, observe func(actorpool.
 	report := func(pod *corev1.Pod, gone bool) {
 		state := stateOf(pod)
 		if gone && !state.Ended {
-			state.Ended, state.Problem = true, "the pod was deleted"
+			state.Ended, state.Deleted, state.Problem = true, true, "the pod was deleted"
 		}
 		if state.Problem != "" && !gone && pod.DeletionTimestamp == nil {
 			c.recordProblem(pod, state) // a deletion is not a problem: the pool or an operator asked for it

@@ -292,3 +292,9 @@ func Attach(p *actorpool.Pool, h actorpool.ExecutorHello, link actorpool.Executo
 		time.Sleep(2 * time.Millisecond)
 	}
 }
+
+// Found returns spec's environment as a restarted pool finds it in the cluster, with pods.
+func Found(spec actorpool.EnvironmentSpec, pods ...string) actorpool.DiscoveredEnvironment {
+	return actorpool.DiscoveredEnvironment{Key: spec.Key, ID: spec.Key.ID(), Slots: spec.Slots,
+		Secret: Secret(spec.Key.ID()), TTL: spec.TTL, Pods: pods}
+}

@@ -15,6 +15,9 @@ import (
 	"fmt"
 	"math/big"
 	"net"
+	"os"
+	"strings"
+	"sync"
 	"time"
 )
 
@@ -178,4 +181,75 @@ func keyPEM(key *ecdsa.PrivateKey) ([]byte, error) {
 
 func pemOf(kind string, der []byte) []byte {
 	return pem.EncodeToMemory(&pem.Block{Type: kind, Bytes: der})
+}
+
+// FileCertificate is a server certificate and key kept in files that someone else renews (cert-manager
+// rotates them before they expire). Each TLS handshake looks at the files and reads them again when
+// either changed, so the pool serves the renewed certificate without a restart; while a pair read
+// back is not valid (a rotation half written), the last valid one is served.
+type FileCertificate struct {
+	certFile, keyFile string
+
+	mu sync.Mutex // guards the fields below
+	// stamp says which versions of the files cert was read from.
+	stamp string
+	cert  *tls.Certificate
+}
+
+// LoadFileCertificate reads the certificate and key in certFile and keyFile, which must be a valid pair.
+func LoadFileCertificate(certFile, keyFile string) (*FileCertificate, error) {
+	f := &FileCertificate{certFile: certFile, keyFile: keyFile}
+	stamp, err := f.currentStamp()
+	if err != nil {
+		return nil, err
+	}
+	if err := f.read(stamp); err != nil {
+		return nil, err
+	}
+	return f, nil
+}
+
+// ServerTLS is the pool's TLS configuration, serving the files' current certificate.
+func (f *FileCertificate) ServerTLS() *tls.Config {
+	return &tls.Config{GetCertificate: f.GetCertificate, MinVersion: tls.VersionTLS12}
+}
+
+// GetCertificate returns the files' current certificate (tls.Config.GetCertificate).
+func (f *FileCertificate) GetCertificate(*tls.ClientHelloInfo) (*tls.Certificate, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if stamp, err := f.currentStamp(); err == nil && stamp != f.stamp {
+		_ = f.readLocked(stamp) // on error, keep serving the last valid pair
+	}
+	return f.cert, nil
+}
+
+// currentStamp describes the files as they are now: their sizes and modification times (a Secret
+// volume's update swaps a symlink, which changes both as seen through the paths).
+func (f *FileCertificate) currentStamp() (string, error) {
+	var stamp strings.Builder
+	for _, name := range []string{f.certFile, f.keyFile} {
+		info, err := os.Stat(name)
+		if err != nil {
+			return "", err
+		}
+		fmt.Fprintf(&stamp, "%s:%d:%d;", name, info.Size(), info.ModTime().UnixNano())
+	}
+	return stamp.String(), nil
+}
+
+func (f *FileCertificate) read(stamp string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.readLocked(stamp)
+}
+
+// readLocked reads the pair, recording it as of stamp if it is valid. f.mu must be held.
+func (f *FileCertificate) readLocked(stamp string) error {
+	pair, err := tls.LoadX509KeyPair(f.certFile, f.keyFile)
+	if err != nil {
+		return fmt.Errorf("server certificate %s and key %s: %w", f.certFile, f.keyFile, err)
+	}
+	f.cert, f.stamp = &pair, stamp
+	return nil
 }

@@ -138,7 +138,10 @@ func TestRenderDefaults(t *testing.T) {
 		map[string]any{
 			"from": []any{map[string]any{
 				"namespaceSelector": map[string]any{},
-				"podSelector":       map[string]any{"matchLabels": map[string]any{"actors.flyte.org/role": "executor"}},
+				"podSelector": map[string]any{
+					"matchLabels":      map[string]any{"actors.flyte.org/role": "executor"},
+					"matchExpressions": []any{map[string]any{"key": "actors.flyte.org/environment", "operator": "Exists"}},
+				},
 			}},
 			"ports": []any{map[string]any{"protocol": "TCP", "port": int64(8089)}},
 		},
