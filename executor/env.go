@@ -128,3 +128,19 @@ func HideToken() error {
 	}
 	return syscall.Exec(self, os.Args, env)
 }
+
+// prSetDumpable is prctl's PR_SET_DUMPABLE (linux/prctl.h).
+const prSetDumpable = 4
+
+// ProtectMemory makes the executor's process non-dumpable: its memory (/proc/<pid>/mem), its
+// environment and its other /proc files can then be read, and the process traced, only with
+// CAP_SYS_PTRACE, which the runtimes and tasks it starts do not have unless the pod adds it. Without it,
+// a task running as the executor's user could read the pod's token out of the executor's memory. The
+// flag is the kernel's, per process, and not inherited across exec: the runtimes stay ordinary
+// processes. Call it before reading the token.
+func ProtectMemory() error {
+	if _, _, errno := syscall.RawSyscall(syscall.SYS_PRCTL, prSetDumpable, 0, 0); errno != 0 {
+		return fmt.Errorf("make the executor's memory unreadable to its tasks: %w", errno)
+	}
+	return nil
+}

@@ -24,8 +24,10 @@ import (
 var (
 	// ErrRefused: the pool refused the executor for good.
 	ErrRefused = errors.New("the pool refused this executor")
-	// ErrRuntimeCannotStart: a Python runtime could not start or warm up.
+	// ErrRuntimeCannotStart: a Python runtime could not start (the image cannot run it).
 	ErrRuntimeCannotStart = errors.New("the Python runtime could not start")
+	// ErrRuntimeUnavailable: a Python runtime was not warm in time, or could not be started again.
+	ErrRuntimeUnavailable = errors.New("a Python runtime is not available")
 )
 
 // Executor is one executor pod's bridge. Its work is spread by job: configuration (config.go, env.go),
@@ -52,8 +54,15 @@ type Executor struct {
 	// draining, once set, is when the stopping executor's last tasks must have ended; it takes no new
 	// ones. closing is set once it has nothing more to report: every session from then on ends as soon
 	// as the pool has read it (its Hello carries whatever result an earlier session may have lost).
-	draining time.Time
-	closing  bool
+	draining    time.Time
+	drainReason string
+	closing     bool
+	// unavailable receives why the executor stopped taking work of its own accord (a runtime could not
+	// be started again), once: Run then drains and ends, so that its pod is replaced.
+	unavailable chan error
+	// watchdog stops the running tasks once the executor has heard nothing from the pool for the
+	// pool's reconnect grace (see session.go); nil until a Welcome gave the grace.
+	watchdog *time.Timer
 	// wg counts the tasks that have a slot; Add is only called with mu held and draining unset, so
 	// that drain's Wait never races an Add.
 	wg sync.WaitGroup
@@ -80,21 +89,23 @@ func New(cfg Config) (*Executor, error) {
 		cfg.RuntimeEnv = withoutIdentity(os.Environ())
 	}
 	x := &Executor{
-		cfg:     cfg,
-		spawner: newSpawner(),
-		free:    make(chan *Runtime, cfg.Slots),
-		running: map[string]*run{},
-		held:    map[string]*executorv1.TaskFinished{},
+		cfg:         cfg,
+		spawner:     newSpawner(),
+		free:        make(chan *Runtime, cfg.Slots),
+		running:     map[string]*run{},
+		held:        map[string]*executorv1.TaskFinished{},
+		unavailable: make(chan error, 1),
 	}
 	for range cfg.Slots {
 		x.free <- NewRuntime(RuntimeOptions{Command: cfg.RuntimeCommand, Env: cfg.RuntimeEnv,
-			Stdout: cfg.Stdout, Stderr: cfg.Stderr, Start: x.spawner.start})
+			Stdout: cfg.Stdout, Stderr: cfg.Stderr, Start: x.spawner.start, WarmupTimeout: cfg.WarmupTimeout})
 	}
 	return x, nil
 }
 
-// Run warms the runtimes, then serves the pool until ctx is done (SIGTERM: the executor drains) or the
-// pool refuses the executor for good (wrong token, unsupported protocol).
+// Run warms the runtimes, then serves the pool until ctx is done (SIGTERM: the executor drains), the
+// pool refuses the executor for good (wrong token, unsupported protocol), or a runtime cannot be
+// started again (the executor drains and ends with ErrRuntimeUnavailable).
 func (x *Executor) Run(ctx context.Context) error {
 	defer x.stop()
 	warmCtx, cancelWarm := context.WithTimeout(ctx, x.cfg.WarmupTimeout)
@@ -102,7 +113,8 @@ func (x *Executor) Run(ctx context.Context) error {
 	cancelWarm()
 	if err != nil && ctx.Err() == nil {
 		if errors.Is(err, context.DeadlineExceeded) {
-			err = fmt.Errorf("not warm after %s", x.cfg.WarmupTimeout)
+			// Slow, not broken: another pod (on a less busy node) may warm up in time.
+			return fmt.Errorf("%w: not warm after %s", ErrRuntimeUnavailable, x.cfg.WarmupTimeout)
 		}
 		return fmt.Errorf("%w: %w", ErrRuntimeCannotStart, err)
 	}
@@ -118,7 +130,10 @@ func (x *Executor) Run(ctx context.Context) error {
 		// Pings notice a half-open connection, so that the executor reconnects and learns what the
 		// pool wants of its tasks, instead of running tasks the pool has given up on.
 		grpc.WithKeepaliveParams(keepalive.ClientParameters{Time: contract.KeepaliveInterval,
-			Timeout: contract.KeepaliveInterval, PermitWithoutStream: true}))
+			Timeout: contract.KeepaliveInterval, PermitWithoutStream: true}),
+		// gRPC's default backoff grows to 120 s between dials: an executor must be back well within
+		// the pool's reconnect grace once the pool (or a new leader) listens again.
+		grpc.WithConnectParams(grpc.ConnectParams{Backoff: reconnectBackoff, MinConnectTimeout: 5 * time.Second}))
 	if err != nil {
 		return fmt.Errorf("pool address %q: %w", x.cfg.PoolAddress, err)
 	}
@@ -128,12 +143,14 @@ func (x *Executor) Run(ctx context.Context) error {
 	defer endSessions()
 	refused := make(chan error, 1)
 	go func() { refused <- x.connect(sessions, executorv1.NewExecutorServiceClient(conn)) }()
+	var ended error
 	select {
 	case err := <-refused:
 		return err
+	case ended = <-x.unavailable:
 	case <-ctx.Done():
 	}
-	x.drain()
+	x.drain("its pod is being deleted")
 	// Close the stream from this side and let the pool read to its end: it handles messages in order,
 	// so every result sent before is recorded. Then stop, whatever the pool does.
 	x.closeSession()
@@ -143,19 +160,42 @@ func (x *Executor) Run(ctx context.Context) error {
 		endSessions()
 		<-refused
 	}
-	return nil
+	return ended
 }
 
-// drain stops the executor taking tasks, tells the pool, and lets the running tasks finish for
-// DrainTimeout; those still running then are stopped and reported lost (Flyte runs them again), never
-// dropped.
-func (x *Executor) drain() {
-	deadline := time.Now().Add(x.cfg.DrainTimeout)
+// stopTakingWork makes the executor stop for reason (a runtime cannot be started again): it takes no new
+// task, tells the pool why, and Run drains and ends with ErrRuntimeUnavailable, so that its pod is
+// replaced instead of attracting (and failing) every task of its environment.
+func (x *Executor) stopTakingWork(reason string) {
+	x.beginDrain(reason)
+	select {
+	case x.unavailable <- fmt.Errorf("%w: %s", ErrRuntimeUnavailable, reason):
+	default:
+	}
+}
+
+// beginDrain stops the executor taking tasks and tells the pool why, once; it returns when its running
+// tasks must have ended.
+func (x *Executor) beginDrain(reason string) time.Time {
 	x.mu.Lock()
-	x.draining = deadline
+	if !x.draining.IsZero() {
+		defer x.mu.Unlock()
+		return x.draining
+	}
+	x.draining, x.drainReason = time.Now().Add(x.cfg.DrainTimeout), reason
+	deadline := x.draining
 	x.mu.Unlock()
-	fmt.Fprintf(x.cfg.Stderr, "actor executor: stopping: no new tasks; running ones may finish until %s\n", deadline.UTC().Format(time.RFC3339))
-	x.report(drainingMessage(deadline))
+	fmt.Fprintf(x.cfg.Stderr, "actor executor: stopping (%s): no new tasks; running ones may finish until %s\n", reason,
+		deadline.UTC().Format(time.RFC3339))
+	x.report(drainingMessage(deadline, reason))
+	return deadline
+}
+
+// drain stops the executor taking tasks (for reason, unless it stops already), tells the pool, and lets
+// the running tasks finish for DrainTimeout; those still running then are stopped and reported lost
+// (Flyte runs them again), never dropped.
+func (x *Executor) drain(reason string) {
+	deadline := x.beginDrain(reason)
 	done := make(chan struct{})
 	go func() {
 		x.wg.Wait()
@@ -166,20 +206,27 @@ func (x *Executor) drain() {
 		return
 	case <-time.After(time.Until(deadline)):
 	}
+	x.stopAll(fmt.Sprintf("executor %s was stopped (its pod is going away) before the task ended", x.cfg.PodName))
+	<-done
+}
+
+// stopAll stops every running task; each is reported lost, with why.
+func (x *Executor) stopAll(why string) {
 	x.mu.Lock()
+	defer x.mu.Unlock()
 	for id, rn := range x.running {
-		rn.stopped = true
+		if rn.stopped == "" {
+			rn.stopped = why
+		}
 		if rn.runtime != nil {
 			rn.runtime.Cancel(id)
 		}
 	}
-	x.mu.Unlock()
-	<-done
 }
 
-func drainingMessage(deadline time.Time) *executorv1.ExecutorMessage {
+func drainingMessage(deadline time.Time, reason string) *executorv1.ExecutorMessage {
 	return &executorv1.ExecutorMessage{Message: &executorv1.ExecutorMessage_Draining{Draining: &executorv1.Draining{
-		Deadline: timestamppb.New(deadline)}}}
+		Deadline: timestamppb.New(deadline), Reason: reason}}}
 }
 
 // warm starts every runtime, in parallel, so the first task does not pay for Python's start.
@@ -202,6 +249,9 @@ func (x *Executor) warm(ctx context.Context) error {
 
 func (x *Executor) stop() {
 	x.mu.Lock()
+	if x.watchdog != nil {
+		x.watchdog.Stop()
+	}
 	for id, rn := range x.running {
 		if rn.runtime != nil {
 			rn.runtime.Cancel(id)

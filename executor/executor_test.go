@@ -156,16 +156,17 @@ func TestExecutorWithWrongTokenIsRefused(t *testing.T) {
 	assert.Equal(t, actorpool.TaskQueued, s.Phase())
 }
 
-// TestRuntimeThatCannotStartEndsTheExecutor: no flytekit, an import that fails, or a warm-up
-// that never ends: the executor stops with ErrRuntimeCannotStart (its own exit code) and the
-// runtime's own words before it.
+// TestRuntimeThatCannotStartEndsTheExecutor: no flytekit or an import that fails ends the executor
+// with ErrRuntimeCannotStart (a problem of the image, its own exit code); a warm-up that does not end
+// in time with ErrRuntimeUnavailable (another pod may be quicker). The runtime's own words come before.
 func TestRuntimeThatCannotStartEndsTheExecutor(t *testing.T) {
 	for name, tc := range map[string]struct {
 		command []string
 		says    string
+		err     error
 	}{
-		"import fails":    {[]string{"python3", "-c", "import no_such_module_anywhere"}, "No module named 'no_such_module_anywhere'"},
-		"never gets warm": {[]string{"sleep", "60"}, "not warm after 300ms"},
+		"import fails":    {[]string{"python3", "-c", "import no_such_module_anywhere"}, "No module named 'no_such_module_anywhere'", ErrRuntimeCannotStart},
+		"never gets warm": {[]string{"sleep", "60"}, "not warm after 300ms", ErrRuntimeUnavailable},
 	} {
 		t.Run(name, func(t *testing.T) {
 			out := &syncBuffer{}
@@ -174,7 +175,7 @@ func TestRuntimeThatCannotStartEndsTheExecutor(t *testing.T) {
 			require.NoError(t, err)
 			start := time.Now()
 			err = x.Run(context.Background())
-			require.ErrorIs(t, err, ErrRuntimeCannotStart)
+			require.ErrorIs(t, err, tc.err)
 			assert.Less(t, time.Since(start), 10*time.Second)
 			assert.Contains(t, err.Error()+out.String(), tc.says)
 		})
@@ -235,5 +236,43 @@ func TestStoppingExecutorReportsUnfinishedTasksLost(t *testing.T) {
 	case <-done:
 	case <-time.After(10 * time.Second):
 		t.Fatal("the executor did not exit")
+	}
+}
+
+// TestExecutorStopsTakingTasksWhenRuntimeCannotRestart: a runtime that died and cannot be started
+// again (it fails, or hangs past the warm-up timeout) must not make its executor swallow every task
+// of the environment: the executor refuses the task unrun (the pool queues it again, costing no
+// retry), says why it stops, and ends with ErrRuntimeUnavailable so that its pod is replaced.
+func TestExecutorStopsTakingTasksWhenRuntimeCannotRestart(t *testing.T) {
+	for _, restart := range []string{"fails", "hang"} {
+		t.Run(restart, func(t *testing.T) {
+			f := newFixture(t, 1)
+			x, err := New(Config{
+				PoolAddress: f.addr, EnvironmentID: f.spec.Key.ID(), PodName: "pod-1", Token: pooltest.Token(f.spec.Key, "pod-1"),
+				Slots: 1, RuntimeCommand: []string{"testdata/restart_fails.sh", t.TempDir() + "/started"},
+				RuntimeEnv: []string{"RESTART=" + restart, "PATH=/usr/bin:/bin"}, Stdout: f.out, Stderr: f.out,
+				ReconnectDelay: 50 * time.Millisecond, DrainTimeout: 2 * time.Second, WarmupTimeout: 500 * time.Millisecond,
+			})
+			require.NoError(t, err)
+			done := make(chan error, 1)
+			go func() { done <- x.Run(context.Background()) }()
+
+			f.submit(t, "crashes", "crash", "3")
+			s := f.waitTerminal(t, "crashes")
+			failure, _ := s.Failure()
+			assert.Equal(t, contract.CodeRuntimeExited, failure.Code, "the task that killed its runtime fails as before")
+			f.pool.Release("crashes")
+			f.submit(t, "next", "ok")
+			select {
+			case err := <-done:
+				require.ErrorIs(t, err, ErrRuntimeUnavailable)
+				assert.Contains(t, err.Error(), "could not be started again")
+			case <-time.After(15 * time.Second):
+				t.Fatal("the executor did not stop")
+			}
+			s, _ = f.pool.Status("next")
+			assert.Equal(t, actorpool.TaskQueued, s.Phase(), "refused unrun: queued for another executor, no retry spent")
+			assert.Contains(t, f.out.String(), "stopping (its Python runtime could not be started again")
+		})
 	}
 }

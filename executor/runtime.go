@@ -30,6 +30,9 @@ type RuntimeOptions struct {
 	Start func(*exec.Cmd) error
 	// OOMKills counts the container's OOM kills; default: the cgroup at /sys/fs/cgroup.
 	OOMKills oomCounter
+	// WarmupTimeout bounds how long a runtime started again (after one died) may take to become ready;
+	// default contract.DefaultWarmupTimeout.
+	WarmupTimeout time.Duration
 }
 
 // Runtime is one warm Python process that runs one task at a time (see python/flyteactors/runtime).
@@ -65,6 +68,9 @@ func NewRuntime(opts RuntimeOptions) *Runtime {
 	}
 	if opts.OOMKills == nil {
 		opts.OOMKills = cgroupOOMKills("/sys/fs/cgroup")
+	}
+	if opts.WarmupTimeout <= 0 {
+		opts.WarmupTimeout = contract.DefaultWarmupTimeout
 	}
 	return &Runtime{opts: opts}
 }
@@ -123,6 +129,18 @@ func (r *Runtime) Start(ctx context.Context) error {
 		<-p.exited
 		return ctx.Err()
 	}
+}
+
+// startWithin is Start bounded by the warm-up timeout: a runtime that hangs while it starts again must
+// not hold the task it was to run forever.
+func (r *Runtime) startWithin(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, r.opts.WarmupTimeout)
+	defer cancel()
+	err := r.Start(ctx)
+	if errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Errorf("the Python runtime was not ready again within %s", r.opts.WarmupTimeout)
+	}
+	return err
 }
 
 // spawn starts a runtime process in a process group of its own, so that a cancel also stops what the
@@ -190,7 +208,8 @@ func (r *Runtime) Run(ctx context.Context, taskID string, command []string, env 
 		return systemFailure(contract.CodeRuntimeExited, false, err.Error())
 	}
 	for try := 0; ; try++ {
-		if err := r.Start(ctx); err != nil {
+		if err := r.startWithin(ctx); err != nil {
+			// The task never reached a runtime: the caller may give it to another executor.
 			return systemFailure(contract.CodeRuntimeStartFailed, true, err.Error())
 		}
 		r.mu.Lock()
@@ -248,6 +267,11 @@ func (r *Runtime) died(p *process, took bool, why string, oomBefore int64, oomKn
 	}
 	if !took {
 		return systemFailure(contract.CodeRuntimeExited, true, "the Python runtime exited before it took the task: "+why)
+	}
+	if p.waitErr == nil {
+		// The task ended its process with status 0 (os._exit(0)): in a pod of its own that is a pod
+		// that succeeded, whose outputs propeller then reads. So it is here.
+		return nil
 	}
 	f := systemFailure(contract.CodeRuntimeExited, true,
 		fmt.Sprintf("the Python runtime running the task %s: %s", exitDescription(p.waitErr), why))

@@ -115,3 +115,13 @@ func TestExitStatusesArePassedOn(t *testing.T) {
 	require.NotNil(t, f)
 	assert.True(t, f.GetOom(), "the OOM counter rose while the task ran")
 }
+
+// TestTaskThatExitsItsProcessWithZeroSucceeds: a task that ends its process with status 0
+// (os._exit(0)) succeeds, as its pod would have; the next task gets a fresh runtime.
+func TestTaskThatExitsItsProcessWithZeroSucceeds(t *testing.T) {
+	r := newTestRuntime(t, &syncBuffer{}, nil)
+	pid := r.PID()
+	assert.Nil(t, runTask(r, "exits-zero", "crash", "0"))
+	assert.Nil(t, runTask(r, "next", "ok"))
+	assert.NotEqual(t, pid, r.PID())
+}

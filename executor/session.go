@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"google.golang.org/grpc/backoff"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -100,9 +101,15 @@ func (x *Executor) serve(ctx context.Context, client executorv1.ExecutorServiceC
 	for _, id := range welcome.GetCancelTaskIds() {
 		x.cancel(id)
 	}
+	grace := welcome.GetReconnectGrace().AsDuration()
+	x.heard(grace, cancel)
 	interval := welcome.GetHeartbeatInterval().AsDuration()
 	if interval <= 0 {
 		interval = contract.DefaultHeartbeatInterval
+	}
+	if grace > 0 {
+		// The pool answers each heartbeat: four chances to be heard within the grace.
+		interval = min(interval, grace/4)
 	}
 	go x.heartbeat(sctx, s, interval)
 
@@ -111,6 +118,7 @@ func (x *Executor) serve(ctx context.Context, client executorv1.ExecutorServiceC
 		if err != nil {
 			return false, err
 		}
+		x.heard(grace, cancel)
 		switch m := msg.GetMessage().(type) {
 		case *executorv1.PoolMessage_Assignment:
 			x.start(ctx, m.Assignment)
@@ -131,7 +139,7 @@ func (x *Executor) open(s *session) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	x.mu.Lock()
-	hello := x.helloLocked()
+	hello, overflow := x.helloLocked()
 	x.session = s
 	x.mu.Unlock()
 	if x.afterSnapshot != nil {
@@ -140,11 +148,18 @@ func (x *Executor) open(s *session) error {
 	if err := s.stream.Send(&executorv1.ExecutorMessage{Message: &executorv1.ExecutorMessage_Hello{Hello: hello}}); err != nil {
 		return err
 	}
+	// The results a Hello may not carry follow it at once: the pool reads them after admitting the
+	// executor.
+	for _, f := range overflow {
+		if err := s.stream.Send(&executorv1.ExecutorMessage{Message: &executorv1.ExecutorMessage_Finished{Finished: f}}); err != nil {
+			return err
+		}
+	}
 	x.mu.Lock()
-	draining, closing := x.draining, x.closing
+	draining, reason, closing := x.draining, x.drainReason, x.closing
 	x.mu.Unlock()
 	if !draining.IsZero() {
-		if err := s.stream.Send(drainingMessage(draining)); err != nil { // a new session of a stopping executor
+		if err := s.stream.Send(drainingMessage(draining, reason)); err != nil { // a new session of a stopping executor
 			return err
 		}
 	}
@@ -154,6 +169,29 @@ func (x *Executor) open(s *session) error {
 		return s.stream.CloseSend()
 	}
 	return nil
+}
+
+// heard notes that the pool spoke (a Welcome giving its reconnect grace, or any later message): the
+// watchdog starts again. Once the executor has heard nothing for the grace, the pool has failed its
+// tasks as lost and Flyte runs them elsewhere: the watchdog stops them then (reported lost) and ends the
+// session with endSession, so that no task runs twice at once however the connection broke. Without a
+// grace (a pool that does not give one) there is no watchdog.
+func (x *Executor) heard(grace time.Duration, endSession context.CancelFunc) {
+	if grace <= 0 {
+		return
+	}
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if x.watchdog != nil {
+		x.watchdog.Stop()
+	}
+	x.watchdog = time.AfterFunc(grace, func() {
+		why := fmt.Sprintf("executor %s heard nothing from the actor pool for %s, the pool's reconnect grace: "+
+			"the pool has given the task up, and Flyte runs it again", x.cfg.PodName, grace)
+		fmt.Fprintf(x.cfg.Stderr, "actor executor: %s; stopping its tasks\n", why)
+		x.stopAll(why)
+		endSession()
+	})
 }
 
 // clearSession forgets s if it is still the session.
@@ -180,7 +218,9 @@ func (x *Executor) heartbeat(ctx context.Context, s *session, interval time.Dura
 }
 
 // helloLocked describes the executor and what it holds. x.mu must be held.
-func (x *Executor) helloLocked() *executorv1.Hello {
+// The results it holds beyond what a Hello may carry (contract.MaxHeldResultsPerSlot per slot) are
+// returned apart, to be sent right after it. x.mu must be held.
+func (x *Executor) helloLocked() (hello *executorv1.Hello, overflow []*executorv1.TaskFinished) {
 	h := &executorv1.Hello{
 		ProtocolVersion: executorv1.ProtocolVersion_PROTOCOL_VERSION_1,
 		EnvironmentId:   x.cfg.EnvironmentID,
@@ -191,10 +231,15 @@ func (x *Executor) helloLocked() *executorv1.Hello {
 	for id := range x.running {
 		h.RunningTaskIds = append(h.RunningTaskIds, id)
 	}
+	limit := x.cfg.Slots * contract.MaxHeldResultsPerSlot
 	for _, r := range x.held {
-		h.HeldResults = append(h.HeldResults, r)
+		if len(h.HeldResults) < limit {
+			h.HeldResults = append(h.HeldResults, r)
+		} else {
+			overflow = append(overflow, r)
+		}
 	}
-	return h
+	return h, overflow
 }
 
 // report sends m on the current session, if there is one. Results are also held, so a report lost
@@ -220,3 +265,8 @@ func (x *Executor) closeSession() {
 		s.closeSend()
 	}
 }
+
+// reconnectBackoff is how the executor dials the pool again after a connection failed: from 100 ms,
+// growing to at most 2 s (gRPC's default grows to 120 s), so that it is back within seconds of the pool,
+// or a new leader, listening again: well within the reconnect grace.
+var reconnectBackoff = backoff.Config{BaseDelay: 100 * time.Millisecond, Multiplier: 1.6, Jitter: 0.2, MaxDelay: 2 * time.Second}

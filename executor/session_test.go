@@ -13,6 +13,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/protobuf/types/known/durationpb"
 
+	"github.com/flyteactors/flyteactors/go/contract"
 	executorv1 "github.com/flyteactors/flyteactors/go/executor/v1"
 )
 
@@ -222,4 +223,99 @@ func TestStoppingExecutorSendsNothingAfterClosing(t *testing.T) {
 		draining = draining || m.GetDraining() != nil
 	}
 	assert.True(t, draining, "the pool read what the executor sent before it closed: %v", reader.got)
+}
+
+// silentPool is an executor service that assigns one task, answers heartbeats until told to fall silent
+// (the stream stays open, as in a network partition), and records the Hellos of later sessions.
+type silentPool struct {
+	executorv1.UnimplementedExecutorServiceServer
+	grace  time.Duration
+	silent chan struct{}
+	mu     sync.Mutex
+	hellos []*executorv1.Hello
+}
+
+func (s *silentPool) Connect(stream executorv1.ExecutorService_ConnectServer) error {
+	first, err := stream.Recv()
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	s.hellos = append(s.hellos, first.GetHello())
+	later := len(s.hellos) > 1
+	s.mu.Unlock()
+	if err := stream.Send(&executorv1.PoolMessage{Message: &executorv1.PoolMessage_Welcome{Welcome: &executorv1.Welcome{
+		ProtocolVersion: executorv1.ProtocolVersion_PROTOCOL_VERSION_1, HeartbeatInterval: durationpb.New(time.Second),
+		ReconnectGrace: durationpb.New(s.grace)}}}); err != nil {
+		return err
+	}
+	if later {
+		<-stream.Context().Done()
+		return nil
+	}
+	if err := stream.Send(&executorv1.PoolMessage{Message: &executorv1.PoolMessage_Assignment{Assignment: &executorv1.Assignment{
+		TaskId: "long", Command: []string{"sleep", "30"}}}}); err != nil {
+		return err
+	}
+	for {
+		msg, err := stream.Recv()
+		if err != nil {
+			return err
+		}
+		select {
+		case <-s.silent:
+			continue // heard, never answered
+		default:
+		}
+		if msg.GetHeartbeat() != nil {
+			if err := stream.Send(&executorv1.PoolMessage{Message: &executorv1.PoolMessage_Heartbeat{Heartbeat: &executorv1.Heartbeat{}}}); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+// heldResult returns the result of task id a later session's Hello carried, if one did.
+func (s *silentPool) heldResult(id string) *executorv1.TaskFinished {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, h := range s.hellos[1:] {
+		for _, r := range h.GetHeldResults() {
+			if r.GetTaskId() == id {
+				return r
+			}
+		}
+	}
+	return nil
+}
+
+// TestExecutorStopsTasksAfterDisconnectLongerThanGrace: once the pool has failed a lost executor's
+// tasks (after its reconnect grace), Flyte runs them elsewhere; an executor cut off from the pool for
+// that long, even on a connection that looks open, stops them, so that no task runs twice at once.
+func TestExecutorStopsTasksAfterDisconnectLongerThanGrace(t *testing.T) {
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	pool := &silentPool{grace: time.Second, silent: make(chan struct{})}
+	srv := grpc.NewServer()
+	executorv1.RegisterExecutorServiceServer(srv, pool)
+	go func() { _ = srv.Serve(lis) }()
+	t.Cleanup(srv.Stop)
+	out := &syncBuffer{}
+	x, err := New(Config{PoolAddress: lis.Addr().String(), EnvironmentID: "e", PodName: "pod-1", Token: "t", Slots: 1,
+		RuntimeCommand: []string{"python3", "testdata/fake_runtime.py"}, Stdout: out, Stderr: out, ReconnectDelay: 50 * time.Millisecond})
+	require.NoError(t, err)
+	runExecutor(t, x)
+
+	require.Eventually(t, func() bool { return strings.Contains(out.String(), "actor task long: start") }, 10*time.Second, 10*time.Millisecond)
+	time.Sleep(2 * pool.grace) // answered heartbeats keep it running past the grace
+	require.NotContains(t, out.String(), "actor task long: end", "a pool that answers keeps the task running")
+	silentAt := time.Now()
+	close(pool.silent)
+
+	require.Eventually(t, func() bool { return pool.heldResult("long") != nil }, 10*time.Second, 10*time.Millisecond)
+	stoppedAfter := time.Since(silentAt)
+	r := pool.heldResult("long")
+	assert.Equal(t, contract.CodeExecutorLost, r.GetFailure().GetCode())
+	assert.Contains(t, r.GetFailure().GetMessage(), "heard nothing from the actor pool for 1s")
+	assert.Less(t, stoppedAfter, pool.grace+2*time.Second, "stopped within the grace of the pool's last word")
 }

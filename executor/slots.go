@@ -15,9 +15,10 @@ import (
 type run struct {
 	// runtime runs the task; nil until the task got one.
 	runtime *Runtime
-	// cancelled says the pool cancelled the task; stopped that the executor stopped it to exit.
+	// cancelled says the pool cancelled the task; stopped, when set, why the executor stopped it (to
+	// exit, or because the pool has given it up): it is reported lost.
 	cancelled bool
-	stopped   bool
+	stopped   string
 }
 
 // start runs an assignment in a free runtime.
@@ -74,9 +75,16 @@ func (x *Executor) start(ctx context.Context, a *executorv1.Assignment) {
 		x.mu.Lock()
 		stopped := rn.stopped
 		x.mu.Unlock()
-		if stopped {
-			failure = systemFailure(contract.CodeExecutorLost, true,
-				fmt.Sprintf("executor %s was stopped (its pod is going away) before the task ended", x.cfg.PodName))
+		switch {
+		case stopped != "":
+			failure = systemFailure(contract.CodeExecutorLost, true, stopped)
+		case failure != nil && failure.GetCode() == contract.CodeRuntimeStartFailed:
+			// The task never reached a runtime, and this executor cannot run tasks any more: it stops, and
+			// refuses the task unrun, so that the pool gives it to another executor at no retry's cost.
+			reason := "its Python runtime could not be started again: " + failure.GetMessage()
+			x.stopTakingWork(reason)
+			failure = systemFailure(contract.CodeExecutorDraining, true,
+				fmt.Sprintf("executor %s is stopping (%s) and did not start the task", x.cfg.PodName, reason))
 		}
 		x.finish(id, startedAt, r, failure)
 	}()

@@ -6,7 +6,9 @@
 // executor into an executor pod runs it.
 //
 // Its exit code tells the pool why its pod ended: contract.ExitCodeRefused when the pool refused it for
-// good, contract.ExitCodeRuntimeCannotStart when its Python runtime could not start, 1 otherwise.
+// good, contract.ExitCodeRuntimeCannotStart when its Python runtime could not start,
+// contract.ExitCodeRuntimeUnavailable when a runtime was not warm in time or could not be started again,
+// 1 otherwise.
 package main
 
 import (
@@ -38,6 +40,8 @@ func main() {
 			os.Exit(contract.ExitCodeRefused)
 		case errors.Is(err, executor.ErrRuntimeCannotStart):
 			os.Exit(contract.ExitCodeRuntimeCannotStart)
+		case errors.Is(err, executor.ErrRuntimeUnavailable):
+			os.Exit(contract.ExitCodeRuntimeUnavailable)
 		}
 		os.Exit(1)
 	}
@@ -62,6 +66,9 @@ func reportOnSignal() {
 
 func run() error {
 	if err := executor.HideToken(); err != nil {
+		return err
+	}
+	if err := executor.ProtectMemory(); err != nil {
 		return err
 	}
 	cfg, err := executor.ConfigFromEnv(os.Getenv)
