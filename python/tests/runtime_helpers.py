@@ -1,6 +1,9 @@
 """Helpers of the runtime's tests: user modules, tasks run through a warm process, fast-registration bundles."""
 
+import json
 import os
+import subprocess
+import sys
 import textwrap
 
 from flyteactors.runtime import worker
@@ -55,3 +58,23 @@ def read_literal_map(path):
     message = literals_pb2.LiteralMap()
     message.ParseFromString(path.read_bytes())
     return message
+
+
+def start_runtime(src, cwd, stdout=None):
+    """Starts ``python -m flyteactors.runtime`` as the executor does, its control channel on fds 3 and 4 and user
+    modules in src importable, and waits until it is ready. Returns the process, the request writer and the
+    event reader."""
+    to_runtime, from_runtime = os.pipe(), os.pipe()
+    start = f"import os, sys; os.dup2({to_runtime[0]}, 3); os.dup2({from_runtime[1]}, 4); " + (
+        "os.execv(sys.executable, [sys.executable, '-m', 'flyteactors.runtime'])"
+    )
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(src), *sys.path])}
+    runtime = subprocess.Popen(
+        [sys.executable, "-c", start], cwd=cwd, env=env, pass_fds=(to_runtime[0], from_runtime[1]), stdout=stdout
+    )
+    os.close(to_runtime[0])
+    os.close(from_runtime[1])
+    requests = os.fdopen(to_runtime[1], "w")
+    events = os.fdopen(from_runtime[0], "r")
+    assert json.loads(events.readline())["event"] == "ready"
+    return runtime, requests, events

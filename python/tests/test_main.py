@@ -1,15 +1,14 @@
 """The runtime as the executor starts it: ``python -m flyteactors.runtime``, its control channel on fds 3 and 4."""
 
 import json
-import os
 import subprocess
-import sys
 import textwrap
 import typing
 
 from flytekit.core.context_manager import FlyteContextManager
 from flytekit.core.type_engine import TypeEngine
 from flytekit.models.literals import LiteralMap
+from runtime_helpers import start_runtime, write_module
 
 
 def test_map_items_leave_sys_path_and_records_as_they_were_in_a_runtime_started_in_root(tmp_path):
@@ -37,20 +36,8 @@ def test_map_items_leave_sys_path_and_records_as_they_were_in_a_runtime_started_
     inputs = tmp_path / "inputs.pb"
     inputs.write_bytes(LiteralMap({"i": items}).to_flyte_idl().SerializeToString())
 
-    to_runtime, from_runtime = os.pipe(), os.pipe()
-    start = f"import os, sys; os.dup2({to_runtime[0]}, 3); os.dup2({from_runtime[1]}, 4); " + (
-        "os.execv(sys.executable, [sys.executable, '-m', 'flyteactors.runtime'])"
-    )
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(src), *sys.path])}
-    runtime = subprocess.Popen(
-        [sys.executable, "-c", start], cwd="/", env=env, pass_fds=(to_runtime[0], from_runtime[1])
-    )
-    os.close(to_runtime[0])
-    os.close(from_runtime[1])
-    requests = os.fdopen(to_runtime[1], "w")
-    events = os.fdopen(from_runtime[0], "r")
+    runtime, requests, events = start_runtime(src, cwd="/")
     try:
-        assert json.loads(events.readline())["event"] == "ready"
         results = []
         for n in range(4):
             out = tmp_path / "out" / str(n)
@@ -74,6 +61,89 @@ def test_map_items_leave_sys_path_and_records_as_they_were_in_a_runtime_started_
     finally:
         requests.close()
         runtime.wait(timeout=30)
+        events.close()
+
+
+def _no_inputs(tmp_path):
+    inputs = tmp_path / "inputs.pb"
+    inputs.write_bytes(LiteralMap({}).to_flyte_idl().SerializeToString())
+    return inputs
+
+
+def _execute(task_id, module, name, inputs, out):
+    command = ["pyflyte-execute", "--inputs", str(inputs), "--output-prefix", str(out), "--raw-output-data-prefix",
+               str(out / "raw"), "--resolver", "flytekit.core.python_auto_container.default_task_resolver", "--",
+               "task-module", module, "task-name", name]  # fmt: skip
+    return json.dumps({"task_id": task_id, "command": command, "env": {"FLYTE_INTERNAL_TASK_VERSION": "v1"}}) + "\n"
+
+
+def test_closed_stdout_does_not_fail_succeeded_task(tmp_path):
+    """A task that closes sys.stdout, or sets sys.stderr to None, succeeds as in a pod of its own; the next
+    task's output reaches the pod's log."""
+    src = tmp_path / "src"
+    write_module(
+        src,
+        "closer",
+        """
+        import sys
+
+        from flytekit import task
+
+        @task
+        def closes() -> int:
+            print("closing my stdout")
+            sys.stdout.close()
+            sys.stderr = None
+            return 1
+
+        @task
+        def prints() -> int:
+            print("printed by the next task")
+            return 2
+        """,
+    )
+    inputs = _no_inputs(tmp_path)
+    runtime, requests, events = start_runtime(src, cwd=str(tmp_path), stdout=subprocess.PIPE)
+    try:
+        for task_id, name in [("t1", "closes"), ("t2", "prints")]:
+            requests.write(_execute(task_id, "closer", name, inputs, tmp_path / task_id))
+            requests.flush()
+            assert json.loads(events.readline())["event"] == "started"
+            assert json.loads(events.readline()) == {"event": "finished", "task_id": task_id}
+            assert (tmp_path / task_id / "outputs.pb").exists()
+    finally:
+        requests.close()
+        output, _ = runtime.communicate(timeout=30)
+        events.close()
+    assert b"printed by the next task" in output
+
+
+def test_os_exit_zero(tmp_path):
+    """A task that ends its process with os._exit(0) ends the runtime with status 0 and no failure reported:
+    the bridge reads that as the task's pod would have ended, a success, and starts a fresh runtime."""
+    src = tmp_path / "src"
+    write_module(
+        src,
+        "exiter",
+        """
+        import os
+
+        from flytekit import task
+
+        @task
+        def leaves() -> int:
+            os._exit(0)
+        """,
+    )
+    runtime, requests, events = start_runtime(src, cwd=str(tmp_path))
+    try:
+        requests.write(_execute("t1", "exiter", "leaves", _no_inputs(tmp_path), tmp_path / "t1"))
+        requests.flush()
+        assert json.loads(events.readline())["event"] == "started"
+        assert events.readline() == "", "no finished event: the process ended"
+        assert runtime.wait(timeout=30) == 0
+    finally:
+        requests.close()
         events.close()
 
 

@@ -3,6 +3,7 @@ task while the code is the same; what Flyte gives one attempt (its environment v
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import sys
@@ -220,6 +221,27 @@ def run_task(process: WarmProcess, command: List[str], env: Dict[str, str]) -> O
         process.end_task()
 
 
+def _restore_standard_streams() -> None:
+    """Flushes the task's output into the pod's log. A task that closed ``sys.stdout`` or ``sys.stderr``, or set
+    one to None, did no harm in a pod of its own, whose process ended with it: here the runtime's own stream is
+    put back, so that neither this task's end nor the next task's output fails."""
+    for name in ("stdout", "stderr"):
+        stream = getattr(sys, name)
+        if stream is None or getattr(stream, "closed", False):
+            original = getattr(sys, f"__{name}__")
+            if original is None or original.closed:
+                # The interpreter's own stream was closed too: a new one on the same descriptor.
+                original = io.TextIOWrapper(
+                    io.FileIO(1 if name == "stdout" else 2, "w", closefd=False), line_buffering=True
+                )
+            setattr(sys, name, original)
+            stream = original
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass  # a stream the task replaced and broke: its output is lost, the task's result is not
+
+
 class Worker:
     """Reads task requests from the control channel and runs them one by one."""
 
@@ -251,8 +273,7 @@ class Worker:
                 task_id = request["task_id"]
                 self.send({"event": "started", "task_id": task_id})
                 failure = run_task(process, list(request["command"]), dict(request.get("env") or {}))
-                sys.stdout.flush()
-                sys.stderr.flush()
+                _restore_standard_streams()
                 self.send(finished_event(task_id, failure))
         finally:
             scratch.remove()
