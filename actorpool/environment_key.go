@@ -18,16 +18,22 @@ type EnvironmentKey struct {
 	Name      string `json:"name"`
 	Version   string `json:"version"`
 	PodHash   string `json:"podHash"`
+	// Shard is the shard of FlytePropeller whose pool runs the environment; empty when unsharded.
+	Shard string `json:"shard,omitempty"`
 }
 
 // String returns the key in a readable form, for people: fields may contain "/", so two keys can
 // read alike. ID tells keys apart.
 func (k EnvironmentKey) String() string {
-	return strings.Join([]string{k.Namespace, k.Project, k.Domain, k.Name, k.Version, k.PodHash}, "/")
+	fields := []string{k.Namespace, k.Project, k.Domain, k.Name, k.Version, k.PodHash}
+	if k.Shard != "" {
+		fields = append(fields, k.Shard)
+	}
+	return strings.Join(fields, "/")
 }
 
 // SameDefinition reports whether k and o are the same environment definition, whatever their pod hash:
-// the same namespace, project, domain, name and version.
+// the same namespace, project, domain, name and version, in the same shard.
 func (k EnvironmentKey) SameDefinition(o EnvironmentKey) bool {
 	k.PodHash, o.PodHash = "", ""
 	return k == o
@@ -37,7 +43,12 @@ func (k EnvironmentKey) SameDefinition(o EnvironmentKey) bool {
 // segment: the same key always gives the same ID, on every pool, and different keys different IDs.
 func (k EnvironmentKey) ID() string {
 	// A JSON array keeps field boundaries, so no two keys encode alike (a "/"-joined string did not).
-	canonical, _ := json.Marshal([]string{k.Namespace, k.Project, k.Domain, k.Name, k.Version, k.PodHash})
+	// Unsharded keys hash as they always did, so an upgrade keeps their environments.
+	fields := []string{k.Namespace, k.Project, k.Domain, k.Name, k.Version, k.PodHash}
+	if k.Shard != "" {
+		fields = append(fields, k.Shard)
+	}
+	canonical, _ := json.Marshal(fields)
 	sum := sha256.Sum256(canonical)
 	return hex.EncodeToString(sum[:10])
 }

@@ -19,8 +19,8 @@ import (
 type Config struct {
 	// ListenAddress is where the actor pool's executor service listens.
 	ListenAddress string `json:"listen-address" pflag:",Address the actor pool's executor service listens on (host:port)."`
-	// AdvertiseAddress is what executor pods dial to reach the pool.
-	AdvertiseAddress string `json:"advertise-address" pflag:",host:port executor pods dial to reach the actor pool, e.g. the FlytePropeller service's DNS name and the listen port."`
+	// AdvertiseAddress is what executor pods dial to reach the pool; {shard} stands for the shard.
+	AdvertiseAddress string `json:"advertise-address" pflag:",host:port executor pods dial to reach the actor pool, e.g. the Service's DNS name and the listen port. In a shard of FlytePropeller {shard} becomes -<shard>; unsharded it becomes nothing."`
 	// ExecutorImage is the image an init container installs the executor from; empty: the task's image
 	// must hold it (ExecutorCommand).
 	ExecutorImage string `json:"executor-image" pflag:",Image of the actor executor (a static binary) that an init container installs into every executor pod, so that any image with Python, flytekit and flyteactors works. Empty: the task's image must hold the executor (see executor-command)."`
@@ -56,6 +56,23 @@ type Config struct {
 	TLS TLSConfig `json:"tls"`
 	// MaxTTL is the longest an environment may stay up with nothing to do.
 	MaxTTL stdconfig.Duration `json:"max-ttl" pflag:",Longest ttl_seconds an environment may ask for."`
+	// Endpoint publishes the pool as the one endpoint of the Service executors dial.
+	Endpoint EndpointConfig `json:"endpoint"`
+}
+
+// EndpointConfig says how the pool publishes itself as the endpoint of the Service its executors dial.
+// The pool runs only in FlytePropeller's leader (plugins load when it leads), so publishing itself sends
+// executors to the leader and never to a standby; in a shard, to that shard's pool.
+type EndpointConfig struct {
+	// Publish turns publishing on.
+	Publish bool `json:"publish" pflag:",Publish this pool (only FlytePropeller's leader runs one) as the only endpoint of service, so that executors reach the pool that serves them: needed with leader election and with sharded FlytePropeller."`
+	// Service names the Service; {shard} stands for the shard, as in AdvertiseAddress.
+	Service string `json:"service" pflag:",Service executors dial (the pool creates it, without a selector, if it does not exist); {shard} becomes -<shard> in a shard of FlytePropeller."`
+	// Namespace is the Service's namespace; empty: FlytePropeller's own (POD_NAMESPACE), else flyte.
+	Namespace string `json:"namespace" pflag:",Namespace of service; empty: FlytePropeller's own (POD_NAMESPACE), else flyte."`
+	// Address is the IP address published; empty: POD_IP, else this host's first address that is not
+	// a loopback one.
+	Address string `json:"address" pflag:",IP address published for this pool; empty: the POD_IP variable, else this host's first non-loopback address."`
 }
 
 // TLSConfig says how the executor service gets its certificate.
@@ -100,6 +117,7 @@ var (
 		MaxParallelism:          64,
 		MaxTTL:                  stdconfig.Duration{Duration: 24 * time.Hour},
 		TLS:                     TLSConfig{Mode: tlsAuto, SecretName: "flyte-actors-tls"},
+		Endpoint:                EndpointConfig{Service: "flyte-actors{shard}"},
 	}
 
 	configSection = config.MustRegisterSubSection(pluginID, &defaultConfig)

@@ -51,7 +51,7 @@ func (Config) mustMarshalJSON(v json.Marshaler) string {
 func (cfg Config) GetPFlagSet(prefix string) *pflag.FlagSet {
 	cmdFlags := pflag.NewFlagSet("Config", pflag.ExitOnError)
 	cmdFlags.String(fmt.Sprintf("%v%v", prefix, "listen-address"), defaultConfig.ListenAddress, "Address the actor pool's executor service listens on (host:port).")
-	cmdFlags.String(fmt.Sprintf("%v%v", prefix, "advertise-address"), defaultConfig.AdvertiseAddress, "host:port executor pods dial to reach the actor pool,  e.g. the FlytePropeller service's DNS name and the listen port.")
+	cmdFlags.String(fmt.Sprintf("%v%v", prefix, "advertise-address"), defaultConfig.AdvertiseAddress, "host:port executor pods dial to reach the actor pool,  e.g. the Service's DNS name and the listen port. In a shard of FlytePropeller {shard} becomes -<shard>; unsharded it becomes nothing.")
 	cmdFlags.String(fmt.Sprintf("%v%v", prefix, "executor-image"), defaultConfig.ExecutorImage, "Image of the actor executor (a static binary) that an init container installs into every executor pod,  so that any image with Python,  flytekit and flyteactors works. Empty: the task's image must hold the executor (see executor-command).")
 	cmdFlags.String(fmt.Sprintf("%v%v", prefix, "executor-image-pull-policy"), defaultConfig.ExecutorImagePullPolicy, "Pull policy of executor-image (Always,  IfNotPresent,  Never).")
 	cmdFlags.StringSlice(fmt.Sprintf("%v%v", prefix, "executor-command"), defaultConfig.ExecutorCommand, "Command of the executor pods' primary container when executor-image is empty; the actor-executor binary must be on the image's PATH or named by path.")
@@ -74,5 +74,9 @@ func (cfg Config) GetPFlagSet(prefix string) *pflag.FlagSet {
 	cmdFlags.String(fmt.Sprintf("%v%v", prefix, "tls.key-file"), defaultConfig.TLS.KeyFile, "Server key (PEM) in files mode.")
 	cmdFlags.String(fmt.Sprintf("%v%v", prefix, "tls.ca-file"), defaultConfig.TLS.CAFile, "CA certificate (PEM) executors verify the server against,  in files mode.")
 	cmdFlags.String(fmt.Sprintf("%v%v", prefix, "max-ttl"), defaultConfig.MaxTTL.String(), "Longest ttl_seconds an environment may ask for.")
+	cmdFlags.Bool(fmt.Sprintf("%v%v", prefix, "endpoint.publish"), defaultConfig.Endpoint.Publish, "Publish this pool (only FlytePropeller's leader runs one) as the only endpoint of service,  so that executors reach the pool that serves them: needed with leader election and with sharded FlytePropeller.")
+	cmdFlags.String(fmt.Sprintf("%v%v", prefix, "endpoint.service"), defaultConfig.Endpoint.Service, "Service executors dial (the pool creates it,  without a selector,  if it does not exist); {shard} becomes -<shard> in a shard of FlytePropeller.")
+	cmdFlags.String(fmt.Sprintf("%v%v", prefix, "endpoint.namespace"), defaultConfig.Endpoint.Namespace, "Namespace of service; empty: FlytePropeller's own (POD_NAMESPACE),  else flyte.")
+	cmdFlags.String(fmt.Sprintf("%v%v", prefix, "endpoint.address"), defaultConfig.Endpoint.Address, "IP address published for this pool; empty: the POD_IP variable,  else this host's first non-loopback address.")
 	return cmdFlags
 }

@@ -435,4 +435,60 @@ func TestConfig_SetFlags(t *testing.T) {
 			}
 		})
 	})
+	t.Run("Test_endpoint.publish", func(t *testing.T) {
+
+		t.Run("Override", func(t *testing.T) {
+			testValue := "1"
+
+			cmdFlags.Set("endpoint.publish", testValue)
+			if vBool, err := cmdFlags.GetBool("endpoint.publish"); err == nil {
+				testDecodeJson_Config(t, fmt.Sprintf("%v", vBool), &actual.Endpoint.Publish)
+
+			} else {
+				assert.FailNow(t, err.Error())
+			}
+		})
+	})
+	t.Run("Test_endpoint.service", func(t *testing.T) {
+
+		t.Run("Override", func(t *testing.T) {
+			testValue := "1"
+
+			cmdFlags.Set("endpoint.service", testValue)
+			if vString, err := cmdFlags.GetString("endpoint.service"); err == nil {
+				testDecodeJson_Config(t, fmt.Sprintf("%v", vString), &actual.Endpoint.Service)
+
+			} else {
+				assert.FailNow(t, err.Error())
+			}
+		})
+	})
+	t.Run("Test_endpoint.namespace", func(t *testing.T) {
+
+		t.Run("Override", func(t *testing.T) {
+			testValue := "1"
+
+			cmdFlags.Set("endpoint.namespace", testValue)
+			if vString, err := cmdFlags.GetString("endpoint.namespace"); err == nil {
+				testDecodeJson_Config(t, fmt.Sprintf("%v", vString), &actual.Endpoint.Namespace)
+
+			} else {
+				assert.FailNow(t, err.Error())
+			}
+		})
+	})
+	t.Run("Test_endpoint.address", func(t *testing.T) {
+
+		t.Run("Override", func(t *testing.T) {
+			testValue := "1"
+
+			cmdFlags.Set("endpoint.address", testValue)
+			if vString, err := cmdFlags.GetString("endpoint.address"); err == nil {
+				testDecodeJson_Config(t, fmt.Sprintf("%v", vString), &actual.Endpoint.Address)
+
+			} else {
+				assert.FailNow(t, err.Error())
+			}
+		})
+	})
 }

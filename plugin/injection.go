@@ -4,6 +4,7 @@ import (
 	"path"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/utils/ptr"
 )
 
 const (
@@ -14,6 +15,9 @@ const (
 	installContainerName = "install-actor-executor"
 	// executorInImage is where the executor image holds the executor binary.
 	executorInImage = "/actor-executor"
+	// installUser is the user the install container runs as: the executor image's own (nonroot), not
+	// root. What it writes is readable and executable by every user, whoever runs the task's image.
+	installUser = 65532
 )
 
 // injectExecutor makes the executor pod run the executor whatever its image holds, when
@@ -45,6 +49,14 @@ func injectExecutor(pod *corev1.Pod, primary string, cfg *Config) {
 		// pod asks of its node, and it satisfies namespaces whose quota wants limits on every container.
 		Resources:                *container.Resources.DeepCopy(),
 		TerminationMessagePolicy: corev1.TerminationMessageFallbackToLogsOnError,
+		// It only copies files: it runs as the restricted Pod Security Standard asks everywhere.
+		SecurityContext: &corev1.SecurityContext{
+			RunAsNonRoot:             ptr.To(true),
+			RunAsUser:                ptr.To(int64(installUser)),
+			AllowPrivilegeEscalation: ptr.To(false),
+			Capabilities:             &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}},
+			SeccompProfile:           &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
+		},
 	})
 	container.Command = []string{path.Join(executorMount, "actor-executor")}
 	container.VolumeMounts = append(container.VolumeMounts, mount)

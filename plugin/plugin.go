@@ -42,12 +42,17 @@ type Pool interface {
 type Plugin struct {
 	pool Pool
 	cfg  *Config
+	// shard is the shard of FlytePropeller the plugin runs in ("" unsharded): part of every
+	// environment's key, so that shards never share executors.
+	shard string
 }
 
 var _ pluginsCore.Plugin = (*Plugin)(nil)
 
-// New returns a plugin that runs tasks on pool.
-func New(pool Pool, cfg *Config) *Plugin { return &Plugin{pool: pool, cfg: cfg} }
+// New returns a plugin that runs tasks on pool, in shard of FlytePropeller ("" unsharded).
+func New(pool Pool, cfg *Config, shard string) *Plugin {
+	return &Plugin{pool: pool, cfg: cfg, shard: shard}
+}
 
 // GetID returns "actor".
 func (p *Plugin) GetID() string { return pluginID }
@@ -60,7 +65,7 @@ func (p *Plugin) Handle(ctx context.Context, tCtx pluginsCore.TaskExecutionConte
 	id := tCtx.TaskExecutionMetadata().GetTaskExecutionID().GetGeneratedName()
 	status, known := p.pool.Status(id)
 	if !known {
-		task, err := newTask(ctx, tCtx, p.cfg)
+		task, err := newTask(ctx, tCtx, p.cfg, p.shard)
 		var bad badSpecError
 		if errors.As(err, &bad) {
 			return pluginsCore.DoTransition(pluginsCore.PhaseInfoFailure(codeBadTaskSpec, bad.Error(), nil)), nil
@@ -97,11 +102,11 @@ func init() {
 		RegisteredTaskTypes: []pluginsCore.TaskType{taskTypeActor, taskTypeFastTask},
 		LoadPlugin: func(ctx context.Context, iCtx pluginsCore.SetupContext) (pluginsCore.Plugin, error) {
 			cfg := currentConfig()
-			pool, err := once.get(ctx, iCtx, cfg)
+			pool, place, err := once.get(ctx, iCtx, cfg)
 			if err != nil {
 				return nil, err
 			}
-			return New(pool, cfg), nil
+			return New(pool, cfg, place.shard), nil
 		},
 		IsDefault: false,
 	})

@@ -51,7 +51,7 @@ func BenchmarkHandleRunningTask(b *testing.B) {
 		b.Fatalf("status is %s, not running", running.Phase())
 	}
 	cfg := defaultConfig
-	p := New(runningPool{status: running}, &cfg)
+	p := New(runningPool{status: running}, &cfg, "")
 	tCtx := fastContext{}
 	ctx := context.Background()
 	b.ReportAllocs()

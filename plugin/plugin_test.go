@@ -97,7 +97,7 @@ func newHarness(t *testing.T, result func(actorpool.Assignment) *actorpool.Failu
 		pool.Wait()
 	})
 	cfg := defaultConfig
-	return &harness{pool: pool, cluster: cluster, plugin: New(pool, &cfg), executor: newFakeExecutor(t, pool, result)}
+	return &harness{pool: pool, cluster: cluster, plugin: New(pool, &cfg, ""), executor: newFakeExecutor(t, pool, result)}
 }
 
 // connectOnFirstSubmit attaches the fake executor once the environment exists, and gives it the store

@@ -19,29 +19,41 @@ import (
 	"github.com/flyteactors/flyteactors/actorpool/kubepods"
 )
 
-// checkNotSharded refuses a sharded FlytePropeller: each shard would run a pool of its own, and two
-// pools for one environment would each make its pods and could run one attempt twice.
-func checkNotSharded(cfg *propellerconfig.Config) error {
-	if len(cfg.IncludeShardKeyLabel) > 0 || len(cfg.ExcludeShardKeyLabel) > 0 {
-		return fmt.Errorf("actor plugin: FlytePropeller runs sharded (propeller.include-shard-key-label %v, "+
-			"exclude-shard-key-label %v); Flyte Actors needs one FlytePropeller to see every task of an environment, "+
-			"so run it unsharded or leave the actor plugin out of the shards", cfg.IncludeShardKeyLabel, cfg.ExcludeShardKeyLabel)
+// placement is where this process's pool sits in the installation: the shard of FlytePropeller it
+// serves, and the names the shard gives its own.
+type placement struct {
+	shard string
+	// advertiseAddress is what the shard's executors dial; tlsSecret keeps its certificates (auto TLS).
+	advertiseAddress string
+	tlsSecret        string
+}
+
+// placementOf returns the placement cfg and FlytePropeller's configuration give.
+func placementOf(cfg *Config, propeller *propellerconfig.Config) placement {
+	shard := shardOf(propeller)
+	p := placement{shard: shard, advertiseAddress: withShard(cfg.AdvertiseAddress, shard), tlsSecret: cfg.TLS.SecretName}
+	if shard != "" {
+		p.tlsSecret += "-" + shard
 	}
-	return nil
+	return p
 }
 
 // startPool starts the actor pool and its executor service for this FlytePropeller process. They
 // live as long as ctx.
-func startPool(ctx context.Context, iCtx pluginsCore.SetupContext, cfg *Config) (*actorpool.Pool, error) {
+func startPool(ctx context.Context, iCtx pluginsCore.SetupContext, cfg *Config) (*actorpool.Pool, placement, error) {
 	propeller := propellerconfig.GetConfig()
-	if err := checkNotSharded(propeller); err != nil {
-		return nil, err
-	}
+	place := placementOf(cfg, propeller)
+	pool, err := startPoolAt(ctx, iCtx, cfg, propeller, place)
+	return pool, place, err
+}
+
+func startPoolAt(ctx context.Context, iCtx pluginsCore.SetupContext, cfg *Config, propeller *propellerconfig.Config,
+	place placement) (*actorpool.Pool, error) {
 	clientset, _, err := propellerutils.GetKubeConfig(ctx, propeller)
 	if err != nil {
 		return nil, fmt.Errorf("actor pool: kubernetes client: %w", err)
 	}
-	serverTLS, ca, err := serverTLS(ctx, clientset, cfg)
+	serverTLS, ca, err := serverTLS(ctx, clientset, cfg, place)
 	if err != nil {
 		return nil, err
 	}
@@ -57,10 +69,11 @@ func startPool(ctx context.Context, iCtx pluginsCore.SetupContext, cfg *Config) 
 		}
 	}
 	cluster := kubepods.New(clientset, kubepods.Options{
-		PoolAddress:   cfg.AdvertiseAddress,
+		PoolAddress:   place.advertiseAddress,
 		Namespace:     watchedNamespace(propeller.LimitNamespace),
 		WarmupTimeout: cfg.WarmupTimeout.Duration,
 		CA:            ca,
+		Shard:         place.shard,
 	})
 	go func() {
 		<-ctx.Done()
@@ -86,7 +99,15 @@ func startPool(ctx context.Context, iCtx pluginsCore.SetupContext, cfg *Config) 
 			logger.Errorf(ctx, "actor pool: executor service stopped: %v", err)
 		}
 	}()
-	logger.Infof(ctx, "actor pool: executor service on %s, advertised as %s (TLS %s)", lis.Addr(), cfg.AdvertiseAddress, cfg.TLS.Mode)
+	if cfg.Endpoint.Publish {
+		endpoint, err := endpointOf(cfg, place, lis.Addr(), propeller.ProfilerPort.Port)
+		if err != nil {
+			return nil, err
+		}
+		go publishEndpoint(ctx, clientset, endpoint, cfg.ResyncInterval.Duration)
+	}
+	logger.Infof(ctx, "actor pool: executor service on %s, advertised as %s (TLS %s, shard %q)", lis.Addr(),
+		place.advertiseAddress, cfg.TLS.Mode, place.shard)
 	return pool, nil
 }
 
@@ -99,29 +120,31 @@ func watchedNamespace(limit string) string {
 	return limit
 }
 
-// poolOnce holds the one pool of this FlytePropeller process and the configuration it was started
-// with. FlytePropeller may load plugins more than once in a process, but there is one listening port.
+// poolOnce holds the one pool of this FlytePropeller process, the configuration it was started with
+// and its placement. FlytePropeller may load plugins more than once in a process, but there is one
+// listening port.
 type poolOnce struct {
-	mu   sync.Mutex
-	pool *actorpool.Pool
-	cfg  Config
+	mu    sync.Mutex
+	pool  *actorpool.Pool
+	cfg   Config
+	place placement
 }
 
-// get returns the process's pool, starting it with cfg the first time. A later call with another
-// configuration is an error rather than a pool that silently ignores it.
-func (o *poolOnce) get(ctx context.Context, iCtx pluginsCore.SetupContext, cfg *Config) (*actorpool.Pool, error) {
+// get returns the process's pool and its placement, starting it with cfg the first time. A later call
+// with another configuration is an error rather than a pool that silently ignores it.
+func (o *poolOnce) get(ctx context.Context, iCtx pluginsCore.SetupContext, cfg *Config) (*actorpool.Pool, placement, error) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	if o.pool != nil {
 		if !reflect.DeepEqual(o.cfg, *cfg) {
-			return nil, fmt.Errorf("plugins.actor changed from %+v to %+v after the actor pool started: restart FlytePropeller to apply it", o.cfg, *cfg)
+			return nil, placement{}, fmt.Errorf("plugins.actor changed from %+v to %+v after the actor pool started: restart FlytePropeller to apply it", o.cfg, *cfg)
 		}
-		return o.pool, nil
+		return o.pool, o.place, nil
 	}
-	pool, err := startPool(ctx, iCtx, cfg)
+	pool, place, err := startPool(ctx, iCtx, cfg)
 	if err != nil {
-		return nil, err
+		return nil, placement{}, err
 	}
-	o.pool, o.cfg = pool, *cfg
-	return pool, nil
+	o.pool, o.cfg, o.place = pool, *cfg, place
+	return pool, place, nil
 }

@@ -14,11 +14,25 @@ import (
 	"github.com/flyteactors/flyteactors/actorpool/pooltest"
 )
 
-// TestShardedPropellerIsRefused: the plugin does not start in a shard of FlytePropeller.
-func TestShardedPropellerIsRefused(t *testing.T) {
-	assert.NoError(t, checkNotSharded(&propellerconfig.Config{}))
-	err := checkNotSharded(&propellerconfig.Config{IncludeShardKeyLabel: []string{"shard-1"}})
-	assert.ErrorContains(t, err, "FlytePropeller runs sharded")
+// TestShardOfPropellerNamesItsOwn: an unsharded FlytePropeller has no shard; a shard's name follows the
+// workflows it selects (whatever their order), and names its advertise address, Service and TLS secret.
+func TestShardOfPropellerNamesItsOwn(t *testing.T) {
+	assert.Empty(t, shardOf(&propellerconfig.Config{}))
+	a := shardOf(&propellerconfig.Config{IncludeShardKeyLabel: []string{"1", "2"}})
+	assert.Equal(t, a, shardOf(&propellerconfig.Config{IncludeShardKeyLabel: []string{"2", "1"}}))
+	assert.NotEqual(t, a, shardOf(&propellerconfig.Config{ExcludeShardKeyLabel: []string{"1", "2"}}))
+	assert.NotEqual(t, a, shardOf(&propellerconfig.Config{IncludeProjectLabel: []string{"1", "2"}}))
+	assert.Regexp(t, `^shard-[0-9a-f]{10}$`, a, "a label value and a DNS label")
+
+	cfg := defaultConfig
+	cfg.AdvertiseAddress = "flyte-actors{shard}.flyte.svc.cluster.local:8089"
+	place := placementOf(&cfg, &propellerconfig.Config{IncludeShardKeyLabel: []string{"1", "2"}})
+	assert.Equal(t, "flyte-actors-"+a+".flyte.svc.cluster.local:8089", place.advertiseAddress)
+	assert.Equal(t, "flyte-actors-tls-"+a, place.tlsSecret)
+	assert.Equal(t, "flyte-actors-"+a, withShard(cfg.Endpoint.Service, a))
+	unsharded := placementOf(&cfg, &propellerconfig.Config{})
+	assert.Equal(t, "flyte-actors.flyte.svc.cluster.local:8089", unsharded.advertiseAddress)
+	assert.Equal(t, "flyte-actors-tls", unsharded.tlsSecret)
 }
 
 // TestSecondLoadWithAnotherConfigIsAnError: the process has one pool; a plugin loaded later with
@@ -33,12 +47,12 @@ func TestSecondLoadWithAnotherConfigIsAnError(t *testing.T) {
 	once := poolOnce{pool: pool, cfg: defaultConfig}
 
 	same := defaultConfig
-	got, err := once.get(ctx, nil, &same)
+	got, _, err := once.get(ctx, nil, &same)
 	require.NoError(t, err)
 	assert.Same(t, pool, got)
 
 	other := defaultConfig
 	other.ListenAddress = ":9999"
-	_, err = once.get(ctx, nil, &other)
+	_, _, err = once.get(ctx, nil, &other)
 	assert.ErrorContains(t, err, "restart FlytePropeller")
 }

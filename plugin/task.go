@@ -23,8 +23,8 @@ func (e badSpecError) Unwrap() error { return e.err }
 
 // newTask turns the task attempt of tCtx into what the pool runs: the command and environment its pod
 // would have had, and the executor pod of its environment, built as Flyte's pod plugin would build the
-// task's own pod.
-func newTask(ctx context.Context, tCtx pluginsCore.TaskExecutionContext, cfg *Config) (actorpool.Task, error) {
+// task's own pod, in shard of FlytePropeller.
+func newTask(ctx context.Context, tCtx pluginsCore.TaskExecutionContext, cfg *Config, shard string) (actorpool.Task, error) {
 	tmpl, err := tCtx.TaskReader().Read(ctx)
 	if err != nil {
 		return actorpool.Task{}, fmt.Errorf("read task template: %w", err)
@@ -86,6 +86,7 @@ func newTask(ctx context.Context, tCtx pluginsCore.TaskExecutionContext, cfg *Co
 				Name:      env.Name,
 				Version:   env.Version,
 				PodHash:   hash,
+				Shard:     shard,
 			},
 			Replicas:         env.Spec.ReplicaCount,
 			Slots:            env.Spec.Parallelism,

@@ -14,25 +14,19 @@ import (
 )
 
 // serverTLS returns the executor service's TLS and the CA certificate executors verify it against,
-// as plugins.actor.tls says; nil, nil when TLS is disabled.
-func serverTLS(ctx context.Context, client kubernetes.Interface, cfg *Config) (*tls.Config, []byte, error) {
-	host, _, err := net.SplitHostPort(cfg.AdvertiseAddress)
+// as plugins.actor.tls says, for the advertise address of place; nil, nil when TLS is disabled.
+func serverTLS(ctx context.Context, client kubernetes.Interface, cfg *Config, place placement) (*tls.Config, []byte, error) {
+	host, _, err := net.SplitHostPort(place.advertiseAddress)
 	if err != nil {
-		return nil, nil, fmt.Errorf("plugins.actor.advertise-address %q: %w", cfg.AdvertiseAddress, err)
+		return nil, nil, fmt.Errorf("plugins.actor.advertise-address %q: %w", place.advertiseAddress, err)
 	}
 	var bundle servercert.Bundle
 	switch cfg.TLS.Mode {
 	case tlsDisabled:
 		return nil, nil, nil
 	case tlsAuto:
-		namespace := cfg.TLS.SecretNamespace
-		if namespace == "" {
-			namespace = os.Getenv("POD_NAMESPACE")
-		}
-		if namespace == "" {
-			namespace = "flyte"
-		}
-		if bundle, err = kubepods.EnsureServerCertificate(ctx, client, namespace, cfg.TLS.SecretName, host); err != nil {
+		namespace := ownNamespace(cfg.TLS.SecretNamespace)
+		if bundle, err = kubepods.EnsureServerCertificate(ctx, client, namespace, place.tlsSecret, host); err != nil {
 			return nil, nil, fmt.Errorf("plugins.actor.tls (auto): %w", err)
 		}
 	case tlsFiles:

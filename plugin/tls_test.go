@@ -13,6 +13,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes/fake"
 
+	propellerconfig "github.com/flyteorg/flyte/flytepropeller/pkg/controller/config"
+
 	"github.com/flyteactors/flyteactors/go/servercert"
 )
 
@@ -25,13 +27,13 @@ func TestServerTLSModes(t *testing.T) {
 	cfg.AdvertiseAddress = "flytepropeller.flyte.svc:8089"
 	cfg.TLS.SecretNamespace = "flyte"
 
-	server, ca, err := serverTLS(ctx, client, &cfg)
+	server, ca, err := serverTLS(ctx, client, &cfg, placementOf(&cfg, &propellerconfig.Config{}))
 	require.NoError(t, err)
 	require.NotNil(t, server)
 	secret, err := client.CoreV1().Secrets("flyte").Get(ctx, "flyte-actors-tls", metav1.GetOptions{})
 	require.NoError(t, err)
 	assert.Equal(t, ca, secret.Data["ca.crt"])
-	_, again, err := serverTLS(ctx, client, &cfg)
+	_, again, err := serverTLS(ctx, client, &cfg, placementOf(&cfg, &propellerconfig.Config{}))
 	require.NoError(t, err)
 	assert.Equal(t, ca, again, "made once, then kept")
 
@@ -43,20 +45,20 @@ func TestServerTLSModes(t *testing.T) {
 	require.NoError(t, os.WriteFile(files.TLS.CertFile, bundle.ServerCert, 0o600))
 	require.NoError(t, os.WriteFile(files.TLS.KeyFile, bundle.ServerKey, 0o600))
 	require.NoError(t, os.WriteFile(files.TLS.CAFile, bundle.CACert, 0o600))
-	_, fromFiles, err := serverTLS(ctx, client, &files)
+	_, fromFiles, err := serverTLS(ctx, client, &files, placementOf(&files, &propellerconfig.Config{}))
 	require.NoError(t, err)
 	assert.Equal(t, bundle.CACert, fromFiles)
 
 	disabled := cfg
 	disabled.TLS.Mode = tlsDisabled
-	server, ca, err = serverTLS(ctx, client, &disabled)
+	server, ca, err = serverTLS(ctx, client, &disabled, placementOf(&disabled, &propellerconfig.Config{}))
 	require.NoError(t, err)
 	assert.Nil(t, server)
 	assert.Nil(t, ca)
 
 	bad := cfg
 	bad.TLS.Mode = "sometimes"
-	_, _, err = serverTLS(ctx, client, &bad)
+	_, _, err = serverTLS(ctx, client, &bad, placementOf(&bad, &propellerconfig.Config{}))
 	assert.ErrorContains(t, err, `plugins.actor.tls.mode: must be auto, files or disabled, got "sometimes"`)
 }
 
@@ -76,7 +78,7 @@ func TestFilesModeServesRotatedCertificate(t *testing.T) {
 	first, err := servercert.New(host, time.Now())
 	require.NoError(t, err)
 	write(first)
-	server, _, err := serverTLS(context.Background(), fake.NewClientset(), &cfg)
+	server, _, err := serverTLS(context.Background(), fake.NewClientset(), &cfg, placementOf(&cfg, &propellerconfig.Config{}))
 	require.NoError(t, err)
 	lis, err := tls.Listen("tcp", "127.0.0.1:0", server)
 	require.NoError(t, err)

@@ -34,7 +34,7 @@ func (c *Cluster) ensureAnchor(ctx context.Context, spec actorpool.EnvironmentSp
 		ObjectMeta: metav1.ObjectMeta{
 			Name:        anchorName(spec.Key.ID()),
 			Namespace:   spec.Key.Namespace,
-			Labels:      map[string]string{LabelEnvironment: spec.Key.ID(), LabelRole: RoleAnchor},
+			Labels:      c.objectLabels(spec.Key.ID(), RoleAnchor),
 			Annotations: describe(spec),
 		},
 		Type: corev1.SecretTypeOpaque,

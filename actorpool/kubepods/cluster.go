@@ -18,6 +18,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/selection"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/record"
 
@@ -30,6 +31,8 @@ const (
 	LabelEnvironment = "actors.flyte.org/environment"
 	// LabelRole says what the object is to its environment: RoleAnchor or RoleExecutor.
 	LabelRole = "actors.flyte.org/role"
+	// LabelShard holds the shard of FlytePropeller whose pool made the object; absent when unsharded.
+	LabelShard = "actors.flyte.org/shard"
 	// AnnotationEnvironment holds the environment's key, as JSON.
 	AnnotationEnvironment = "actors.flyte.org/environment-key"
 	// AnnotationTTL holds how long the environment stays up with nothing to do (a Go duration).
@@ -60,6 +63,9 @@ type Options struct {
 	// CA, if set, is the PEM certificate executors verify the pool's executor service against; each
 	// anchor keeps a copy for its pods.
 	CA []byte
+	// Shard is the shard of FlytePropeller the pool serves (empty when unsharded): its objects carry it,
+	// and discovery and the watch see only the objects of this shard, never another shard's.
+	Shard string
 }
 
 // Cluster implements actorpool.Cluster over a Kubernetes clientset. Close it when done.
@@ -118,8 +124,12 @@ func (c *Cluster) EnsureEnvironment(ctx context.Context, spec actorpool.Environm
 		if anchor, err = c.writePodTokens(ctx, anchor, existing, names); err != nil {
 			return "", err
 		}
+		restricted, err := c.enforcesRestricted(ctx, spec.Key.Namespace)
+		if err != nil {
+			return "", err
+		}
 		for _, name := range names {
-			if err := c.createExecutor(ctx, spec, anchor, name); err != nil {
+			if err := c.createExecutor(ctx, spec, anchor, name, restricted); err != nil {
 				return "", err
 			}
 		}
@@ -161,6 +171,26 @@ func describe(spec actorpool.EnvironmentSpec) map[string]string {
 	key, _ := json.Marshal(spec.Key)
 	return map[string]string{AnnotationEnvironment: string(key), AnnotationTTL: spec.TTL.String(),
 		AnnotationSlots: strconv.Itoa(spec.Slots)}
+}
+
+// roleSelector selects the objects of role that belong to the pool's shard (those without a shard label
+// when it is unsharded).
+func (c *Cluster) roleSelector(role string) string {
+	s := labels.SelectorFromSet(labels.Set{LabelRole: role})
+	shard, _ := labels.NewRequirement(LabelShard, selection.DoesNotExist, nil)
+	if c.opts.Shard != "" {
+		shard, _ = labels.NewRequirement(LabelShard, selection.Equals, []string{c.opts.Shard})
+	}
+	return s.Add(*shard).String()
+}
+
+// objectLabels are the labels of an object of role of the environment with ID envID.
+func (c *Cluster) objectLabels(envID, role string) map[string]string {
+	l := map[string]string{LabelEnvironment: envID, LabelRole: role}
+	if c.opts.Shard != "" {
+		l[LabelShard] = c.opts.Shard
+	}
+	return l
 }
 
 func selector(envID, role string) string {

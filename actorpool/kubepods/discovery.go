@@ -17,11 +17,11 @@ import (
 // only if its key annotation names its own namespace and hashes to its environment label: a pod or
 // Secret in one namespace cannot pass for another namespace's environment.
 func (c *Cluster) DiscoverEnvironments(ctx context.Context) ([]actorpool.DiscoveredEnvironment, error) {
-	anchors, err := c.client.CoreV1().Secrets(c.opts.Namespace).List(ctx, metav1.ListOptions{LabelSelector: LabelRole + "=" + RoleAnchor})
+	anchors, err := c.client.CoreV1().Secrets(c.opts.Namespace).List(ctx, metav1.ListOptions{LabelSelector: c.roleSelector(RoleAnchor)})
 	if err != nil {
 		return nil, fmt.Errorf("list environment anchors: %w", err)
 	}
-	pods, err := c.client.CoreV1().Pods(c.opts.Namespace).List(ctx, metav1.ListOptions{LabelSelector: LabelRole + "=" + RoleExecutor})
+	pods, err := c.client.CoreV1().Pods(c.opts.Namespace).List(ctx, metav1.ListOptions{LabelSelector: c.roleSelector(RoleExecutor)})
 	if err != nil {
 		return nil, fmt.Errorf("list executor pods: %w", err)
 	}

@@ -102,3 +102,28 @@ func TestDiscoveryIgnoresObjectsPosingAsAnotherNamespacesEnvironment(t *testing.
 	assert.Equal(t, s.Key, found[0].Key)
 	assert.Equal(t, []string{victim.Name}, found[0].Pods)
 }
+
+// TestShardsSeeOnlyTheirOwnObjects: the pools of two shards of FlytePropeller, and an unsharded one, in
+// one cluster: each labels what it makes with its shard and discovers only its own environments.
+func TestShardsSeeOnlyTheirOwnObjects(t *testing.T) {
+	client := fake.NewClientset()
+	ctx := context.Background()
+	clusters := map[string]*Cluster{}
+	for _, shard := range []string{"", "shard-a", "shard-b"} {
+		clusters[shard] = New(client, Options{PoolAddress: "pool:8089", Shard: shard})
+		s := spec(1)
+		s.Key.Shard = shard
+		_, err := clusters[shard].EnsureEnvironment(ctx, s)
+		require.NoError(t, err)
+	}
+	for shard, cluster := range clusters {
+		found, err := cluster.DiscoverEnvironments(ctx)
+		require.NoError(t, err)
+		require.Len(t, found, 1, "shard %q", shard)
+		assert.Equal(t, shard, found[0].Key.Shard)
+		require.Len(t, found[0].Pods, 1)
+		pod, err := client.CoreV1().Pods("ns").Get(ctx, found[0].Pods[0], metav1.GetOptions{})
+		require.NoError(t, err)
+		assert.Equal(t, shard, pod.Labels[LabelShard])
+	}
+}

@@ -20,13 +20,18 @@ import (
 	"github.com/flyteactors/flyteactors/go/contract"
 )
 
-// createExecutor creates executor pod name of spec, owned by anchor.
-func (c *Cluster) createExecutor(ctx context.Context, spec actorpool.EnvironmentSpec, anchor *corev1.Secret, name string) error {
+// createExecutor creates executor pod name of spec, owned by anchor; restricted, in a namespace that
+// enforces the restricted Pod Security Standard (see restrict).
+func (c *Cluster) createExecutor(ctx context.Context, spec actorpool.EnvironmentSpec, anchor *corev1.Secret, name string,
+	restricted bool) error {
 	pod := spec.Pod.DeepCopy()
+	if restricted {
+		restrict(pod)
+	}
 	pod.Name = name
 	pod.Namespace = spec.Key.Namespace
 	pod.GenerateName = ""
-	pod.Labels = utils.UnionMaps(pod.Labels, map[string]string{LabelEnvironment: spec.Key.ID(), LabelRole: RoleExecutor})
+	pod.Labels = utils.UnionMaps(pod.Labels, c.objectLabels(spec.Key.ID(), RoleExecutor))
 	pod.Annotations = utils.UnionMaps(pod.Annotations, describe(spec))
 	pod.OwnerReferences = []metav1.OwnerReference{{
 		APIVersion: "v1", Kind: "Secret", Name: anchor.Name, UID: anchor.UID,

@@ -7,7 +7,9 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/validation/field"
@@ -41,4 +43,35 @@ func TestRefusedExecutorPodsSayWhetherTheyCanHeal(t *testing.T) {
 			assert.Equal(t, tc.forGood, errors.Is(err, actorpool.ErrExecutorPodRefused), "%v", err)
 		})
 	}
+}
+
+// TestExecutorPodsOfRestrictedNamespacesMeetTheStandard: in a namespace that enforces the restricted
+// Pod Security Standard, executor pods get what it asks for wherever their spec leaves it open, and keep
+// what the spec sets; elsewhere they are left as they are.
+func TestExecutorPodsOfRestrictedNamespacesMeetTheStandard(t *testing.T) {
+	ctx := context.Background()
+	client := fake.NewClientset(&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "ns",
+		Labels: map[string]string{"pod-security.kubernetes.io/enforce": "restricted"}}})
+	s := spec(1)
+	s.Pod.Spec.Containers = append(s.Pod.Spec.Containers, corev1.Container{Name: "logger",
+		SecurityContext: &corev1.SecurityContext{Capabilities: &corev1.Capabilities{Drop: []corev1.Capability{"NET_RAW"}}}})
+	_, err := New(client, Options{PoolAddress: "pool:8089"}).EnsureEnvironment(ctx, s)
+	require.NoError(t, err)
+	pod := pods(t, client)[0]
+	assert.Equal(t, corev1.SeccompProfileTypeRuntimeDefault, pod.Spec.SecurityContext.SeccompProfile.Type)
+	assert.True(t, *pod.Spec.SecurityContext.RunAsNonRoot)
+	for _, c := range pod.Spec.Containers {
+		assert.False(t, *c.SecurityContext.AllowPrivilegeEscalation, c.Name)
+	}
+	drops := map[string][]corev1.Capability{}
+	for _, c := range pod.Spec.Containers {
+		drops[c.Name] = c.SecurityContext.Capabilities.Drop
+	}
+	assert.Equal(t, []corev1.Capability{"ALL"}, drops["actor"])
+	assert.Equal(t, []corev1.Capability{"NET_RAW"}, drops["logger"], "the spec's own stays")
+
+	plain := fake.NewClientset()
+	_, err = New(plain, Options{PoolAddress: "pool:8089"}).EnsureEnvironment(ctx, spec(1))
+	require.NoError(t, err)
+	assert.Nil(t, pods(t, plain)[0].Spec.SecurityContext, "other namespaces: as the task's pod would be")
 }

@@ -19,7 +19,7 @@ import (
 func (c *Cluster) WatchExecutorPods(ctx context.Context, observe func(actorpool.ExecutorPodState)) error {
 	factory := informers.NewSharedInformerFactoryWithOptions(c.client, 0,
 		informers.WithNamespace(c.opts.Namespace),
-		informers.WithTweakListOptions(func(o *metav1.ListOptions) { o.LabelSelector = LabelRole + "=" + RoleExecutor }))
+		informers.WithTweakListOptions(func(o *metav1.ListOptions) { o.LabelSelector = c.roleSelector(RoleExecutor) }))
 	informer := factory.Core().V1().Pods().Informer()
 	report := func(pod *corev1.Pod, gone bool) {
 		state := stateOf(pod)

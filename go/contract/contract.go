@@ -11,6 +11,11 @@ import (
 	"unicode/utf8"
 )
 
+// Version is the release of Flyte Actors: of the pool, the executor, the flyteactors Python package and
+// the Helm chart, which are released together (docs/release.md). A test keeps the Python package, the
+// chart and this equal.
+const Version = "0.1.0"
+
 // Environment variables the pool sets on every executor pod it creates. The executor reads them at
 // start; the Python runtime and the tasks it runs never see them (FLYTE_ACTOR_TOKEN is a secret).
 const (

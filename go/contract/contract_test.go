@@ -145,3 +145,18 @@ func TestTruncateMessageKeepsValidUTF8(t *testing.T) {
 	assert.LessOrEqual(t, len(got), MaxFailureMessageBytes)
 	assert.Equal(t, "short \uFFFD", TruncateMessage("short \xff"), "short messages are made valid too")
 }
+
+// TestReleaseHasOneVersion: the chart (its version and appVersion, which its images' default tags
+// follow) and the Python package (its version is read from contract.py's VERSION) carry Version.
+func TestReleaseHasOneVersion(t *testing.T) {
+	chart, err := os.ReadFile("../../charts/flyte-actors/Chart.yaml")
+	require.NoError(t, err)
+	assert.Regexp(t, `(?m)^version: `+regexp.QuoteMeta(Version)+`$`, string(chart))
+	assert.Regexp(t, `(?m)^appVersion: "`+regexp.QuoteMeta(Version)+`"$`, string(chart))
+	pyproject, err := os.ReadFile("../../python/pyproject.toml")
+	require.NoError(t, err)
+	assert.Contains(t, string(pyproject), `version = {attr = "flyteactors.contract.VERSION"}`)
+	makefile, err := os.ReadFile("../../Makefile")
+	require.NoError(t, err)
+	assert.Contains(t, string(makefile), "IMAGE_TAG ?= $(VERSION)", "images are tagged with the release by default")
+}

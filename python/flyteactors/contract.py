@@ -5,6 +5,9 @@ This mirrors the Go package ``go/contract`` (the source; read it for each code's
 test keeps equal to this file.
 """
 
+# The release of Flyte Actors (the Python package's version too).
+VERSION = "0.1.0"
+
 # Environment variables the pool sets on every executor pod. Neither the runtime nor a task sees them.
 ENV_POOL_ADDRESS = "FLYTE_ACTOR_POOL_ADDRESS"
 ENV_ENVIRONMENT_ID = "FLYTE_ACTOR_ENVIRONMENT_ID"
