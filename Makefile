@@ -50,7 +50,9 @@ build:
 
 ## images: the executor and FlytePropeller images (needs a Docker engine); IMAGE_PREFIX, IMAGE_TAG name them.
 IMAGE_PREFIX ?= flyteactors
-IMAGE_TAG ?= dev
+# The release (go/contract's Version; docs/release.md).
+VERSION := $(shell sed -n 's/^const Version = "\(.*\)"$$/\1/p' go/contract/contract.go)
+IMAGE_TAG ?= $(VERSION)
 images:
 	@docker info >/dev/null 2>&1 || { echo "make images needs a running Docker engine (docker info failed)"; exit 1; }
 	docker build -f images/executor/Dockerfile -t $(IMAGE_PREFIX)/actor-executor:$(IMAGE_TAG) .

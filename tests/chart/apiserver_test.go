@@ -41,7 +41,7 @@ func TestManifestsAcceptedByAPIServer(t *testing.T) {
 	for _, c := range []struct {
 		release Release
 		values  map[string]any
-	}{{defaultRelease, nil}, {Release{Name: "actors", Namespace: "flyte-system"}, fullValues(t)}} {
+	}{{defaultRelease, requiredValues()}, {Release{Name: "actors", Namespace: "flyte-system"}, fullValues(t)}} {
 		createNamespace(ctx, t, kube, c.release.Namespace)
 		r := render(t, c.release, c.values)
 		for _, obj := range r.Objects {
@@ -68,9 +68,13 @@ func TestManifestsAcceptedByAPIServer(t *testing.T) {
 	}
 }
 
-func createNamespace(ctx context.Context, t *testing.T, kube kubernetes.Interface, name string) {
+func createNamespace(ctx context.Context, t *testing.T, kube kubernetes.Interface, name string, labels ...string) {
 	t.Helper()
-	if _, err := kube.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}, metav1.CreateOptions{}); err != nil {
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: map[string]string{}}}
+	for i := 0; i+1 < len(labels); i += 2 {
+		ns.Labels[labels[i]] = labels[i+1]
+	}
+	if _, err := kube.CoreV1().Namespaces().Create(ctx, ns, metav1.CreateOptions{}); err != nil {
 		t.Fatalf("create namespace %s: %v", name, err)
 	}
 }

@@ -6,9 +6,11 @@ package chart
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -19,6 +21,10 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"sigs.k8s.io/yaml"
+
+	taskconfig "github.com/flyteorg/flyte/flytepropeller/pkg/controller/nodes/task/config"
+	stdconfig "github.com/flyteorg/flyte/flytestdlib/config"
+	"github.com/flyteorg/flyte/flytestdlib/config/viper"
 
 	"github.com/flyteactors/flyteactors/tests/harness"
 )
@@ -172,4 +178,62 @@ func (r *Rendered) PropellerConfig() (string, error) {
 		return "", fmt.Errorf("ConfigMap %s has no data.%s (%v)", found[0].GetName(), ConfigFile, err)
 	}
 	return config, nil
+}
+
+// MergedTaskPlugins returns the task plugin configuration FlytePropeller runs with when flyte-core is
+// installed with flyteCoreValues plus the values r's NOTES.txt prints, and loads r's file after its
+// own: the values are coalesced as helm coalesces them (a list replaces, a map merges), flyte-core's
+// enabled_plugins.yaml is rendered from them, and both files are loaded by flytestdlib's loader, in the
+// order propeller's configPath pattern finds them.
+func MergedTaskPlugins(flyteCoreValues map[string]any, r *Rendered) (taskconfig.TaskPluginConfig, error) {
+	notes, err := r.FlyteCoreValues()
+	if err != nil {
+		return taskconfig.TaskPluginConfig{}, err
+	}
+	values := chartutil.CoalesceTables(notes, flyteCoreValues)
+	enabledPlugins, err := yaml.Marshal(values["configmap"].(map[string]any)["enabled_plugins"])
+	if err != nil {
+		return taskconfig.TaskPluginConfig{}, err
+	}
+	chartFile, err := r.PropellerConfig()
+	if err != nil {
+		return taskconfig.TaskPluginConfig{}, err
+	}
+	dir, err := os.MkdirTemp("", "merged-config")
+	if err != nil {
+		return taskconfig.TaskPluginConfig{}, err
+	}
+	defer func() { _ = os.RemoveAll(dir) }()
+	for path, data := range map[string]string{"config/enabled_plugins.yaml": string(enabledPlugins), "config-actors/" + ConfigFile: chartFile} {
+		if err := os.MkdirAll(filepath.Join(dir, filepath.Dir(path)), 0o755); err != nil {
+			return taskconfig.TaskPluginConfig{}, err
+		}
+		if err := os.WriteFile(filepath.Join(dir, path), []byte(data), 0o644); err != nil {
+			return taskconfig.TaskPluginConfig{}, err
+		}
+	}
+	root := stdconfig.NewRootSection()
+	section, err := root.RegisterSection("tasks", &taskconfig.Config{})
+	if err != nil {
+		return taskconfig.TaskPluginConfig{}, err
+	}
+	accessor := viper.NewAccessor(stdconfig.Options{SearchPaths: []string{filepath.Join(dir, "config*", "*.yaml")}, RootSection: root})
+	if err := accessor.UpdateConfig(context.Background()); err != nil {
+		return taskconfig.TaskPluginConfig{}, fmt.Errorf("load %s: %w", dir, err)
+	}
+	return section.GetConfig().(*taskconfig.Config).TaskPlugins, nil
+}
+
+// FlyteCoreValues returns the flyte-core values NOTES.txt prints, parsed.
+func (r *Rendered) FlyteCoreValues() (map[string]any, error) {
+	start := strings.Index(r.Notes, "# flyte-core-actors.yaml\n")
+	end := strings.Index(r.Notes, "# end of flyte-core-actors.yaml")
+	if start < 0 || end < start {
+		return nil, fmt.Errorf("NOTES.txt has no flyte-core values block:\n%s", r.Notes)
+	}
+	var values map[string]any
+	if err := yaml.UnmarshalStrict([]byte(r.Notes[start:end]), &values); err != nil {
+		return nil, fmt.Errorf("the flyte-core values in NOTES.txt are not YAML: %w\n%s", err, r.Notes[start:end])
+	}
+	return values, nil
 }

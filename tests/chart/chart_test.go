@@ -33,6 +33,14 @@ func chartDir(t *testing.T) string {
 	return dir
 }
 
+// requiredValues are the values an install must give: where the two images were pushed.
+func requiredValues() map[string]any {
+	return map[string]any{
+		"propeller": map[string]any{"image": map[string]any{"repository": "registry.example.com/flyteactors/flytepropeller"}},
+		"executor":  map[string]any{"image": map[string]any{"repository": "registry.example.com/flyteactors/actor-executor"}},
+	}
+}
+
 func fullValues(t *testing.T) map[string]any {
 	t.Helper()
 	values, err := ValuesFile(filepath.Join("testdata", "full-values.yaml"))
@@ -88,7 +96,7 @@ func TestHelmLint(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for name, values := range map[string]map[string]any{"default values": nil, "full values": fullValues(t)} {
+	for name, values := range map[string]map[string]any{"required values": requiredValues(), "full values": fullValues(t)} {
 		t.Run(name, func(t *testing.T) {
 			linter := lint.AllWithKubeVersion(chartDir(t), values, defaultRelease.Namespace, kube)
 			for _, m := range linter.Messages {
@@ -102,37 +110,66 @@ func TestHelmLint(t *testing.T) {
 	}
 }
 
+// TestUnmodifiedInstallFailsClearly: without the images' names, the install fails at once naming the
+// value to set, rather than pods that cannot pull a default image for minutes.
+func TestUnmodifiedInstallFailsClearly(t *testing.T) {
+	_, err := Render(chartDir(t), defaultRelease, nil)
+	if err == nil || !strings.Contains(err.Error(), ".image.repository: set it to the registry and name you pushed") {
+		t.Errorf("an install without values: %v, want it to name an image repository to set", err)
+	}
+	values := requiredValues()
+	delete(values, "propeller")
+	_, err = Render(chartDir(t), defaultRelease, values)
+	if err == nil || !strings.Contains(err.Error(), "propeller.image.repository: set it to") {
+		t.Errorf("an install without the propeller image: %v, want it to name propeller.image.repository", err)
+	}
+}
+
 func TestRenderDefaults(t *testing.T) {
-	r := render(t, defaultRelease, nil)
+	r := render(t, defaultRelease, requiredValues())
 	wantEqual(t, "objects", r.Kinds(), []string{
 		"ConfigMap/flyte-actors-propeller-config",
 		"NetworkPolicy/flyte-actors-executor-port",
 		"ClusterRole/flyte-actors-pool",
 		"ClusterRoleBinding/flyte-actors-pool",
+		"Role/flyte-actors-pool-endpoint",
+		"RoleBinding/flyte-actors-pool-endpoint",
 		"Service/flyte-actors",
 	})
 	config := propellerConfig(t, r)
-	wantEqual(t, "enabled-plugins", lookup(t, config, "tasks", "task-plugins", "enabled-plugins"),
-		[]any{"container", "sidecar", "k8s-array", "connector-service", "echo", "actor"})
+	if _, found, _ := unstructured.NestedFieldNoCopy(config, "tasks", "task-plugins", "enabled-plugins"); found {
+		t.Error("the chart sets enabled-plugins: it would replace flyte-core's list")
+	}
+	if _, found, _ := unstructured.NestedFieldNoCopy(config, "propeller"); found {
+		t.Error("the chart changes propeller's own settings (its queue) by default")
+	}
 	wantEqual(t, "default-for-task-types", lookup(t, config, "tasks", "task-plugins", "default-for-task-types"),
 		map[string]any{"actor": "actor", "fast-task": "actor"})
-	wantEqual(t, "propeller.queue.type", lookup(t, config, "propeller", "queue", "type"), "simple")
 	actor := lookup(t, config, "plugins", "actor").(map[string]any)
 	wantEqual(t, "listen-address", actor["listen-address"], ":8089")
-	wantEqual(t, "advertise-address", actor["advertise-address"], "flyte-actors.flyte.svc.cluster.local:8089")
-	wantEqual(t, "executor-image", actor["executor-image"], "flyteactors/actor-executor:0.1.0")
+	wantEqual(t, "advertise-address", actor["advertise-address"], "flyte-actors{shard}.flyte.svc.cluster.local:8089")
+	wantEqual(t, "executor-image", actor["executor-image"], "registry.example.com/flyteactors/actor-executor:0.1.0")
 	wantEqual(t, "tls", actor["tls"], map[string]any{"mode": "auto", "secret-name": "flyte-actors-tls", "secret-namespace": "flyte"})
+	wantEqual(t, "endpoint", actor["endpoint"], map[string]any{"publish": true, "service": "flyte-actors{shard}", "namespace": "flyte"})
 
 	service := r.Object("Service", "flyte-actors")
-	wantEqual(t, "Service selector", lookup(t, service.Object, "spec", "selector"), map[string]any{"app.kubernetes.io/name": "flytepropeller"})
+	if _, found, _ := unstructured.NestedFieldNoCopy(service.Object, "spec", "selector"); found {
+		t.Error("the Service selects pods: executors could reach a standby propeller; the leader's pool publishes its endpoint")
+	}
 	wantEqual(t, "Service ports", lookup(t, service.Object, "spec", "ports"), []any{
 		map[string]any{"name": "grpc-executor", "protocol": "TCP", "port": int64(8089), "targetPort": int64(8089)},
 		map[string]any{"name": "http-metrics", "protocol": "TCP", "port": int64(10254), "targetPort": int64(10254)},
 	})
-	binding := r.Object("ClusterRoleBinding", "flyte-actors-pool")
-	wantEqual(t, "binding subjects", lookup(t, binding.Object, "subjects"), []any{
-		map[string]any{"kind": "ServiceAccount", "name": "flytepropeller", "namespace": "flyte"},
-	})
+	for _, kind := range []string{"ClusterRoleBinding", "RoleBinding"} {
+		name := "flyte-actors-pool"
+		if kind == "RoleBinding" {
+			name += "-endpoint"
+		}
+		binding := r.Object(kind, name)
+		wantEqual(t, kind+" subjects", lookup(t, binding.Object, "subjects"), []any{
+			map[string]any{"kind": "ServiceAccount", "name": "flytepropeller", "namespace": "flyte"},
+		})
+	}
 	policy := r.Object("NetworkPolicy", "flyte-actors-executor-port")
 	wantEqual(t, "NetworkPolicy ingress", lookup(t, policy.Object, "spec", "ingress"), []any{
 		map[string]any{
@@ -156,6 +193,8 @@ func TestRenderFullValues(t *testing.T) {
 		"NetworkPolicy/flyte-actors-full-executor-port",
 		"ClusterRole/flyte-actors-full-pool",
 		"ClusterRoleBinding/flyte-actors-full-pool",
+		"Role/flyte-actors-full-pool-endpoint",
+		"RoleBinding/flyte-actors-full-pool-endpoint",
 		"Service/flyte-actors-full",
 		"ServiceMonitor/flyte-actors-full",
 	})
@@ -165,8 +204,7 @@ func TestRenderFullValues(t *testing.T) {
 		}
 	}
 	config := propellerConfig(t, r)
-	wantEqual(t, "enabled-plugins", lookup(t, config, "tasks", "task-plugins", "enabled-plugins"),
-		[]any{"container", "sidecar", "k8s-array", "ray", "actor"})
+	wantEqual(t, "queue type", lookup(t, config, "propeller", "queue", "type"), "simple")
 	actor := lookup(t, config, "plugins", "actor").(map[string]any)
 	for key, want := range map[string]any{
 		"listen-address": ":9089", "advertise-address": "actors.flyte.example.com:9089",
@@ -215,14 +253,9 @@ func yamlText(v any) string {
 // flyteCoreValues returns the flyte-core values NOTES.txt tells the operator to add.
 func flyteCoreValues(t *testing.T, notes string) map[string]any {
 	t.Helper()
-	start := strings.Index(notes, "# flyte-core-actors.yaml\n")
-	end := strings.Index(notes, "# end of flyte-core-actors.yaml")
-	if start < 0 || end < start {
-		t.Fatalf("NOTES.txt has no flyte-core values block:\n%s", notes)
-	}
-	var values map[string]any
-	if err := yaml.UnmarshalStrict([]byte(notes[start:end]), &values); err != nil {
-		t.Fatalf("the flyte-core values in NOTES.txt are not YAML: %v\n%s", err, notes[start:end])
+	values, err := (&Rendered{Notes: notes}).FlyteCoreValues()
+	if err != nil {
+		t.Fatal(err)
 	}
 	return values
 }
@@ -264,8 +297,40 @@ func TestNotesWireFlyteCore(t *testing.T) {
 		t.Errorf("cert-file %s is not in the TLS Secret's mount %s", certFile, mounts["flyte-actors-tls"])
 	}
 
-	defaults := flyteCoreValues(t, render(t, defaultRelease, nil).Notes)["flytepropeller"].(map[string]any)
+	defaults := flyteCoreValues(t, render(t, defaultRelease, requiredValues()).Notes)["flytepropeller"].(map[string]any)
 	if len(defaults["additionalVolumes"].([]any)) != 1 {
 		t.Errorf("auto TLS mode mounts more than the ConfigMap: %v", defaults["additionalVolumes"])
+	}
+}
+
+// TestMergedConfigEnablesEveryPluginPlusActor: flyte-core's propeller configuration, with the values
+// NOTES.txt prints applied as helm applies them, loaded with the chart's file the way propeller loads
+// them (flytestdlib, in name order), enables every plugin flyte-core enabled and actor, and keeps every
+// task type's plugin; the printed checksum changes with the chart's configuration, so that upgrading
+// flyte-core with the printed values restarts propeller.
+func TestMergedConfigEnablesEveryPluginPlusActor(t *testing.T) {
+	flyteCore, err := ValuesFile(filepath.Join("testdata", "flyte-core-enabled-plugins.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := render(t, defaultRelease, requiredValues())
+	merged, err := MergedTaskPlugins(flyteCore, r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantEqual(t, "enabled plugins", merged.EnabledPlugins, []string{"container", "sidecar", "k8s-array", "actor"})
+	wantEqual(t, "default for task types", merged.DefaultForTaskTypes, map[string]string{
+		"container": "container", "sidecar": "sidecar", "container_array": "k8s-array", "actor": "actor", "fast-task": "actor"})
+
+	checksum := func(r *Rendered) any {
+		return lookup(t, flyteCoreValues(t, r.Notes), "flytepropeller", "podAnnotations", "checksum/flyte-actors-config")
+	}
+	changed := requiredValues()
+	changed["pool"] = map[string]any{"startTimeout": "3m"}
+	if checksum(r) == checksum(render(t, defaultRelease, changed)) {
+		t.Error("the checksum NOTES.txt prints does not change with the chart's configuration")
+	}
+	if checksum(r) != checksum(render(t, defaultRelease, requiredValues())) {
+		t.Error("the checksum changes without a change")
 	}
 }

@@ -25,12 +25,14 @@ import (
 )
 
 // TestPoolRBACIsEnoughAndNoMore runs the pool's Kubernetes side (kubepods, the code propeller runs) as
-// propeller's ServiceAccount against a kube-apiserver that authorizes by RBAC, with the chart's
-// ClusterRole bound to it: one environment's whole life (TLS Secret, anchor, executor pods, their
-// watch, events, discovery after a restart, deletion) must work. Then, for every verb of every rule, a
-// role without that one verb must make that life fail: the rules are the smallest that work. Watch is
-// the one verb checked on its own: without it client-go's informer lists again and again, so the pool
-// still sees its pods, late and at the price of a LIST of executor pods every few seconds.
+// propeller's ServiceAccount against a kube-apiserver that authorizes by RBAC and enforces Pod Security,
+// with the chart's ClusterRole and Role bound to it: one environment's whole life (TLS Secret, the
+// pool's published endpoint, anchor, executor pods in a namespace that enforces the restricted
+// standard, their watch, events, discovery after a restart, deletion) must work. Then, for every verb
+// of every rule, roles without that one verb must make that life fail: the rules are the smallest that
+// work. Watch is the one verb checked on its own: without it client-go's informer lists again and
+// again, so the pool still sees its pods, late and at the price of a LIST of executor pods every few
+// seconds.
 func TestPoolRBACIsEnoughAndNoMore(t *testing.T) {
 	cfg, err := harness.StartAPIServer(t)
 	if err != nil {
@@ -41,79 +43,119 @@ func TestPoolRBACIsEnoughAndNoMore(t *testing.T) {
 	adminConfig := rest.CopyConfig(cfg)
 	adminConfig.QPS, adminConfig.Burst = 100, 200
 	admin := kubernetes.NewForConfigOrDie(adminConfig)
-	r := render(t, defaultRelease, nil)
-	role := new(rbacv1.ClusterRole)
-	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(r.Object("ClusterRole", "flyte-actors-pool").Object, role); err != nil {
-		t.Fatal(err)
-	}
-	binding := new(rbacv1.ClusterRoleBinding)
-	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(r.Object("ClusterRoleBinding", "flyte-actors-pool").Object, binding); err != nil {
-		t.Fatal(err)
+	r := render(t, defaultRelease, requiredValues())
+	var chartRoles poolRoles
+	for _, o := range []struct {
+		kind, name string
+		into       any
+	}{{"ClusterRole", "flyte-actors-pool", &chartRoles.cluster}, {"Role", "flyte-actors-pool-endpoint", &chartRoles.endpoint}} {
+		if err := runtime.DefaultUnstructuredConverter.FromUnstructured(r.Object(o.kind, o.name).Object, o.into); err != nil {
+			t.Fatal(err)
+		}
 	}
 	createNamespace(ctx, t, admin, defaultRelease.Namespace)
 
-	// The chart's own objects, as rendered, for the ServiceAccount propeller runs as.
-	if _, err := admin.RbacV1().ClusterRoles().Create(ctx, role, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := admin.RbacV1().ClusterRoleBindings().Create(ctx, binding, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	subject := binding.Subjects[0]
-	t.Run("the chart's role", func(t *testing.T) {
-		createNamespace(ctx, t, admin, "tasks-full-role")
-		waitUntilAuthorized(ctx, t, admin, subject.Namespace, subject.Name, role)
-		if err := poolLife(ctx, admin, impersonating(t, cfg, subject.Namespace, subject.Name), "tasks-full-role", 20*time.Second); err != nil {
-			t.Fatalf("the pool cannot work under the chart's ClusterRole: %v", err)
+	t.Run("the chart's roles", func(t *testing.T) {
+		account := "flytepropeller"
+		createNamespace(ctx, t, admin, "tasks-full-role", "pod-security.kubernetes.io/enforce", "restricted")
+		bindRoles(ctx, t, admin, account, chartRoles)
+		if err := poolLife(ctx, admin, impersonating(t, cfg, defaultRelease.Namespace, account), "tasks-full-role", 20*time.Second); err != nil {
+			t.Fatalf("the pool cannot work under the chart's roles: %v", err)
 		}
 	})
 	if t.Failed() {
 		return
 	}
 
-	for i, rule := range role.Rules {
-		for _, verb := range rule.Verbs {
-			name := fmt.Sprintf("without %s %s", verb, strings.Join(rule.Resources, ","))
-			t.Run(name, func(t *testing.T) {
-				account := fmt.Sprintf("propeller-%d-%s", i, verb)
-				namespace := "tasks-" + account
-				createNamespace(ctx, t, admin, namespace)
-				smaller := role.DeepCopy()
-				smaller.ObjectMeta = metav1.ObjectMeta{Name: account}
-				smaller.Rules[i].Verbs = slices.DeleteFunc(smaller.Rules[i].Verbs, func(v string) bool { return v == verb })
-				if _, err := admin.RbacV1().ClusterRoles().Create(ctx, smaller, metav1.CreateOptions{}); err != nil {
-					t.Fatal(err)
-				}
-				if _, err := admin.RbacV1().ClusterRoleBindings().Create(ctx, &rbacv1.ClusterRoleBinding{
-					ObjectMeta: metav1.ObjectMeta{Name: account},
-					RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: account},
-					Subjects:   []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Name: account, Namespace: defaultRelease.Namespace}},
-				}, metav1.CreateOptions{}); err != nil {
-					t.Fatal(err)
-				}
-				waitUntilAuthorized(ctx, t, admin, defaultRelease.Namespace, account, smaller)
-				client := impersonating(t, cfg, defaultRelease.Namespace, account)
-				if verb == "watch" {
-					_, err := client.CoreV1().Pods("").Watch(ctx, metav1.ListOptions{LabelSelector: kubepods.LabelRole + "=" + kubepods.RoleExecutor})
-					if !apierrors.IsForbidden(err) {
-						t.Fatalf("watch of executor pods without the watch verb: %v, want forbidden", err)
+	for _, which := range []string{"ClusterRole", "Role"} {
+		role := &chartRoles.cluster.Rules
+		if which == "Role" {
+			role = &chartRoles.endpoint.Rules
+		}
+		for i, rule := range *role {
+			for _, verb := range rule.Verbs {
+				name := fmt.Sprintf("without %s %s", verb, strings.Join(rule.Resources, ","))
+				t.Run(name, func(t *testing.T) {
+					account := fmt.Sprintf("propeller-%s-%d-%s", strings.ToLower(which), i, verb)
+					namespace := "tasks-" + account
+					createNamespace(ctx, t, admin, namespace, "pod-security.kubernetes.io/enforce", "restricted")
+					smaller := chartRoles.deepCopy()
+					rules := &smaller.cluster.Rules
+					if which == "Role" {
+						rules = &smaller.endpoint.Rules
 					}
-					return
-				}
-				err := poolLife(ctx, admin, client, namespace, 5*time.Second)
-				if err == nil {
-					t.Fatalf("the pool works without %s on %v: the chart's ClusterRole grants more than it needs", verb, rule.Resources)
-				}
-				// A refusal must be of the verb taken away (the background work, events and the
-				// watch, shows as a wait that timed out instead).
-				if strings.Contains(err.Error(), "forbidden") &&
-					!strings.Contains(err.Error(), fmt.Sprintf("cannot %s resource %q", verb, rule.Resources[0])) {
-					t.Fatalf("the pool failed on something else than %s %v: %v", verb, rule.Resources, err)
-				}
-				t.Logf("as expected: %v", err)
-			})
+					(*rules)[i].Verbs = slices.DeleteFunc((*rules)[i].Verbs, func(v string) bool { return v == verb })
+					if len((*rules)[i].Verbs) == 0 {
+						*rules = slices.Delete(*rules, i, i+1)
+					}
+					bindRoles(ctx, t, admin, account, smaller)
+					client := impersonating(t, cfg, defaultRelease.Namespace, account)
+					if verb == "watch" {
+						_, err := client.CoreV1().Pods("").Watch(ctx, metav1.ListOptions{LabelSelector: kubepods.LabelRole + "=" + kubepods.RoleExecutor})
+						if !apierrors.IsForbidden(err) {
+							t.Fatalf("watch of executor pods without the watch verb: %v, want forbidden", err)
+						}
+						return
+					}
+					err := poolLife(ctx, admin, client, namespace, 5*time.Second)
+					if err == nil {
+						t.Fatalf("the pool works without %s on %v: the chart's %s grants more than it needs", verb, rule.Resources, which)
+					}
+					// A refusal must be of the verb taken away (the background work, events and the
+					// watch, shows as a wait that timed out instead).
+					if strings.Contains(err.Error(), "forbidden") &&
+						!strings.Contains(err.Error(), fmt.Sprintf("cannot %s resource %q", verb, rule.Resources[0])) {
+						t.Fatalf("the pool failed on something else than %s %v: %v", verb, rule.Resources, err)
+					}
+					t.Logf("as expected: %v", err)
+				})
+			}
 		}
 	}
+}
+
+// poolRoles are the chart's two roles: cluster-wide, and in propeller's namespace for its endpoint.
+type poolRoles struct {
+	cluster  rbacv1.ClusterRole
+	endpoint rbacv1.Role
+}
+
+func (r poolRoles) deepCopy() poolRoles {
+	return poolRoles{cluster: *r.cluster.DeepCopy(), endpoint: *r.endpoint.DeepCopy()}
+}
+
+// bindRoles creates roles under account's name and binds them to the ServiceAccount account in the
+// release's namespace, then waits until the API server grants what they say.
+func bindRoles(ctx context.Context, t *testing.T, admin kubernetes.Interface, account string, roles poolRoles) {
+	t.Helper()
+	ns := defaultRelease.Namespace
+	subjects := []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Name: account, Namespace: ns}}
+	cluster := roles.cluster.DeepCopy()
+	cluster.ObjectMeta = metav1.ObjectMeta{Name: account}
+	endpoint := roles.endpoint.DeepCopy()
+	endpoint.ObjectMeta = metav1.ObjectMeta{Name: account, Namespace: ns}
+	if _, err := admin.RbacV1().ClusterRoles().Create(ctx, cluster, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := admin.RbacV1().ClusterRoleBindings().Create(ctx, &rbacv1.ClusterRoleBinding{
+		ObjectMeta: metav1.ObjectMeta{Name: account},
+		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: account},
+		Subjects:   subjects,
+	}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := admin.RbacV1().Roles(ns).Create(ctx, endpoint, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := admin.RbacV1().RoleBindings(ns).Create(ctx, &rbacv1.RoleBinding{
+		ObjectMeta: metav1.ObjectMeta{Name: account, Namespace: ns},
+		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: account},
+		Subjects:   subjects,
+	}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	waitUntilAuthorized(ctx, t, admin, ns, account, cluster.Rules, "")
+	waitUntilAuthorized(ctx, t, admin, ns, account, endpoint.Rules, ns)
 }
 
 // poolLife runs one environment's life through kubepods with client (propeller's identity) in
@@ -130,6 +172,17 @@ func poolLife(ctx context.Context, admin, client kubernetes.Interface, namespace
 	}
 	if _, err := kubepods.EnsureServerCertificate(ctx, client, defaultRelease.Namespace, tlsSecret, "actors.flyte.svc.cluster.local"); err != nil {
 		return fmt.Errorf("TLS secret re-issued: %w", err)
+	}
+
+	// The leader's pool publishes itself on the Service executors dial; a shard's makes the Service too.
+	endpoint := kubepods.Endpoint{Namespace: defaultRelease.Namespace, Service: "flyte-actors-" + namespace, Address: "10.0.0.7",
+		Ports: []kubepods.EndpointPort{{Name: "grpc-executor", Port: 8089}}}
+	if err := kubepods.PublishEndpoint(ctx, client, endpoint); err != nil {
+		return err
+	}
+	endpoint.Address = "10.0.0.8" // the next leader
+	if err := kubepods.PublishEndpoint(ctx, client, endpoint); err != nil {
+		return fmt.Errorf("publish again: %w", err)
 	}
 
 	cluster := kubepods.New(client, kubepods.Options{PoolAddress: "flyte-actors.flyte.svc.cluster.local:8089", CA: bundle.CACert})
@@ -254,16 +307,17 @@ func waitForEvent(ctx context.Context, admin kubernetes.Interface, namespace, re
 }
 
 // waitUntilAuthorized waits until the API server's RBAC authorizer, which learns of roles and bindings
-// from its own informers a moment after they are created, grants the ServiceAccount every verb of role.
-func waitUntilAuthorized(ctx context.Context, t *testing.T, admin kubernetes.Interface, namespace, name string, role *rbacv1.ClusterRole) {
+// from its own informers a moment after they are created, grants the ServiceAccount every verb of rules
+// (in namespace, or cluster-wide for "").
+func waitUntilAuthorized(ctx context.Context, t *testing.T, admin kubernetes.Interface, saNamespace, name string, rules []rbacv1.PolicyRule, namespace string) {
 	t.Helper()
-	user := fmt.Sprintf("system:serviceaccount:%s:%s", namespace, name)
+	user := fmt.Sprintf("system:serviceaccount:%s:%s", saNamespace, name)
 	err := wait.PollUntilContextTimeout(ctx, 50*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
-		for _, rule := range role.Rules {
+		for _, rule := range rules {
 			for _, verb := range rule.Verbs {
 				review, err := admin.AuthorizationV1().SubjectAccessReviews().Create(ctx, &authorizationv1.SubjectAccessReview{
 					Spec: authorizationv1.SubjectAccessReviewSpec{User: user, ResourceAttributes: &authorizationv1.ResourceAttributes{
-						Verb: verb, Resource: rule.Resources[0], Group: rule.APIGroups[0]}},
+						Namespace: namespace, Verb: verb, Resource: rule.Resources[0], Group: rule.APIGroups[0]}},
 				}, metav1.CreateOptions{})
 				if err != nil || !review.Status.Allowed {
 					return false, err
@@ -273,6 +327,6 @@ func waitUntilAuthorized(ctx context.Context, t *testing.T, admin kubernetes.Int
 		return true, nil
 	})
 	if err != nil {
-		t.Fatalf("%s is not granted %s in time: %v", user, role.Name, err)
+		t.Fatalf("%s is not granted its roles in time: %v", user, err)
 	}
 }

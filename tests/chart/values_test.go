@@ -20,7 +20,7 @@ func TestFullValuesSetEveryValue(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	keptOn := []string{"rbac.create", "networkPolicy.enabled"}
+	keptOn := []string{"rbac.create", "networkPolicy.enabled", "executor.inject"}
 	full := leaves(fullValues(t), "")
 	for path, def := range leaves(defaults, "") {
 		got, ok := full[path]
@@ -103,11 +103,13 @@ func TestSchemaRejectsMistakes(t *testing.T) {
 
 // TestChartDefaultsArePluginDefaults: every plugins.actor key the chart writes is one the plugin has,
 // and with default values it writes the plugin's own default, except where the chart knows better
-// (the address of its Service, its executor image, the namespace it is installed in).
+// (the address of its Service, its executor image, the namespace it is installed in, publishing the
+// pool's endpoint on that Service).
 func TestChartDefaultsArePluginDefaults(t *testing.T) {
-	ownValue := map[string]bool{"advertise-address": true, "executor-image": true, "tls.secret-namespace": true}
+	ownValue := map[string]bool{"advertise-address": true, "executor-image": true, "tls.secret-namespace": true,
+		"endpoint.publish": true, "endpoint.namespace": true}
 	flags := plugin.Config{}.GetPFlagSet("")
-	actor := lookup(t, propellerConfig(t, render(t, defaultRelease, nil)), "plugins", "actor").(map[string]any)
+	actor := lookup(t, propellerConfig(t, render(t, defaultRelease, requiredValues())), "plugins", "actor").(map[string]any)
 	written := leaves(actor, "")
 	for key, value := range written {
 		flag := flags.Lookup(key)

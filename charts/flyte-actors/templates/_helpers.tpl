@@ -34,22 +34,28 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- printf "%s-propeller-config" (include "flyte-actors.fullname" .) | trunc 63 | trimSuffix "-" -}}
 {{- end -}}
 
-{{/* What executor pods dial: the advertise address given, or this chart's Service. */}}
+{{/* What executor pods dial: the advertise address given, or this chart's Service ({shard}: the pool's
+shard, in a sharded FlytePropeller, whose pool serves the Service <fullname>-<shard>). */}}
 {{- define "flyte-actors.advertiseAddress" -}}
 {{- if .Values.executorService.advertiseAddress -}}
 {{- .Values.executorService.advertiseAddress -}}
 {{- else -}}
-{{- printf "%s.%s.svc.%s:%d" (include "flyte-actors.fullname" .) .Release.Namespace .Values.executorService.clusterDomain (int .Values.executorService.port) -}}
+{{- printf "%s{shard}.%s.svc.%s:%d" (include "flyte-actors.fullname" .) .Release.Namespace .Values.executorService.clusterDomain (int .Values.executorService.port) -}}
 {{- end -}}
 {{- end -}}
 
-{{/* The executor image reference, empty when task images hold the executor. */}}
+{{/* The executor image reference, empty when task images hold the executor (executor.inject false). */}}
 {{- define "flyte-actors.executorImage" -}}
+{{- if .Values.executor.inject -}}
 {{- with .Values.executor.image -}}
-{{- if .repository -}}
-{{- printf "%s:%s" .repository (default $.Chart.AppVersion .tag) -}}
+{{- printf "%s:%s" (required "executor.image.repository: set it to the registry and name you pushed the actor-executor image to (make images IMAGE_PREFIX=...; see the chart's README)" .repository) (default $.Chart.AppVersion .tag) -}}
 {{- end -}}
 {{- end -}}
+{{- end -}}
+
+{{/* The propeller image reference, which must be named. */}}
+{{- define "flyte-actors.propellerImage" -}}
+{{- required "propeller.image.repository: set it to the registry and name you pushed this project's flytepropeller image to (make images IMAGE_PREFIX=...; see the chart's README)" .Values.propeller.image.repository -}}
 {{- end -}}
 
 {{/* The files-mode TLS Secret, which must be named. */}}
