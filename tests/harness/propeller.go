@@ -105,7 +105,22 @@ propeller:
     # How often propeller asks flyteadmin about the child executions it launched (default 30s).
     cache-resync-duration: 1s
   leader-election:
-    enabled: false
+    enabled: {{.LeaderElection}}
+{{- if .LeaderElection}}
+    lock-config-map:
+      namespace: {{.Namespace}}
+      name: propeller-leader
+    # Short, so that a standby takes over within seconds of the leader's death (flyte-core: 15s).
+    lease-duration: 4s
+    renew-deadline: 3s
+    retry-period: 500ms
+{{- end}}
+{{- if .ShardKeys}}
+  include-shard-key-label:
+{{- range .ShardKeys}}
+    - "{{.}}"
+{{- end}}
+{{- end}}
   prof-port: {{.ProfPort}}
   limit-namespace: all
   metadata-prefix: metadata/propeller
@@ -135,9 +150,10 @@ catalog-cache:
 admin:
   endpoint: dns:///{{.AdminAddress}}
   insecure: true
-{{- if not .ProductConfig}}
 tasks:
   task-plugins:
+    # flyte-core's list, with actor added as the chart's NOTES.txt asks (a product's file cannot add
+    # to a list).
     enabled-plugins:
       - container
       - sidecar
@@ -147,17 +163,24 @@ tasks:
     default-for-task-types:
       container: container
       container_array: k8s-array
+{{- if not .ProductConfig}}
       actor: actor
       fast-task: actor
 plugins:
   actor:
     listen-address: 127.0.0.1:{{.PoolPort}}
-    advertise-address: 127.0.0.1:{{.PoolPort}}
+    advertise-address: {{.AdvertiseAddress}}
     executor-image: {{.ExecutorImage}}
     heartbeat-interval: 2s
     start-timeout: {{.StartTimeout}}
     tls:
       secret-namespace: {{.Namespace}}
+{{- if .EndpointService}}
+    endpoint:
+      publish: true
+      service: {{.EndpointService}}
+      namespace: {{.Namespace}}
+{{- end}}
 {{- end}}
 storage:
   type: stow
@@ -184,19 +207,34 @@ type propellerSettings struct {
 	StartTimeout  time.Duration
 	LogLevel      int
 	// ProductConfig, if set, is propeller configuration loaded after the harness's own (see
-	// Options.PropellerConfig); the harness then leaves the task plugins and plugins.actor to it.
+	// Options.PropellerConfig); the harness then leaves plugins.actor to it.
 	ProductConfig string
+	// AdvertiseAddress is what executors dial: the pool itself, or the service proxy in front of it.
+	AdvertiseAddress string
+	// LeaderElection runs propeller with leader election; ShardKeys makes it a shard selecting those
+	// shard-key values; EndpointService, if set, is the Service the pool publishes itself on.
+	LeaderElection  bool
+	ShardKeys       []string
+	EndpointService string
+	// PodIP is the address of propeller's pod on the stack's pod network (see podNetwork).
+	PodIP string
 }
 
-// propeller is a running FlytePropeller subprocess.
-type propeller struct {
+// startBanner starts each run's part of a propeller's log.
+const startBanner = "=== harness: flytepropeller starts ==="
+
+// propellerProcess is a running FlytePropeller subprocess.
+type propellerProcess struct {
 	cmd     *exec.Cmd
 	exited  chan struct{}
 	logPath string
 }
 
 // startPropeller writes propeller's kubeconfig and config into dir and starts it.
-func startPropeller(ctx context.Context, root, dir string, kube *rest.Config, s propellerSettings) (*propeller, error) {
+func startPropeller(ctx context.Context, root, dir string, kube *rest.Config, s propellerSettings) (*propellerProcess, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
 	s.KubeConfig = filepath.Join(dir, "kubeconfig")
 	if err := writeKubeconfig(kube, s.KubeConfig); err != nil {
 		return nil, err
@@ -213,10 +251,14 @@ func startPropeller(ctx context.Context, root, dir string, kube *rest.Config, s 
 	if err := f.Close(); err != nil {
 		return nil, err
 	}
-	// Appended to: a restarted propeller's log follows its predecessor's.
+	// Appended to: a restarted propeller's log follows its predecessor's, after a banner.
 	logPath := filepath.Join(dir, "propeller.log")
 	logFile, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
+		return nil, err
+	}
+	if _, err := fmt.Fprintln(logFile, startBanner); err != nil {
+		_ = logFile.Close()
 		return nil, err
 	}
 	if s.ProductConfig != "" {
@@ -226,12 +268,14 @@ func startPropeller(ctx context.Context, root, dir string, kube *rest.Config, s 
 	}
 	cmd := exec.Command(filepath.Join(root, PropellerBinary), "--config", configPath)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
+	// Its pod's address and namespace, as the downward API gives a propeller pod in a cluster.
+	cmd.Env = append(os.Environ(), "POD_IP="+s.PodIP, "POD_NAMESPACE="+s.Namespace)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
 		_ = logFile.Close()
 		return nil, fmt.Errorf("start flytepropeller: %w", err)
 	}
-	p := &propeller{cmd: cmd, exited: make(chan struct{}), logPath: logPath}
+	p := &propellerProcess{cmd: cmd, exited: make(chan struct{}), logPath: logPath}
 	go func() {
 		_ = cmd.Wait()
 		_ = logFile.Close()
@@ -244,7 +288,7 @@ func startPropeller(ctx context.Context, root, dir string, kube *rest.Config, s 
 	return p, nil
 }
 
-func (p *propeller) waitHealthy(ctx context.Context, port int) error {
+func (p *propellerProcess) waitHealthy(ctx context.Context, port int) error {
 	url := fmt.Sprintf("http://127.0.0.1:%d/healthcheck", port)
 	deadline := time.Now().Add(60 * time.Second)
 	for time.Now().Before(deadline) {
@@ -266,7 +310,7 @@ func (p *propeller) waitHealthy(ctx context.Context, port int) error {
 }
 
 // stop stops propeller: SIGTERM, then SIGKILL after 10s.
-func (p *propeller) stop() {
+func (p *propellerProcess) stop() {
 	_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGTERM)
 	select {
 	case <-p.exited:
@@ -276,20 +320,17 @@ func (p *propeller) stop() {
 	}
 }
 
-// PropellerLog returns everything FlytePropeller has logged so far.
-func (s *Stack) PropellerLog() (string, error) {
-	raw, err := os.ReadFile(s.propeller.logPath)
-	return string(raw), err
-}
+// PropellerLog returns everything the stack's (first) FlytePropeller has logged so far.
+func (s *Stack) PropellerLog() (string, error) { return s.propellers[0].Log() }
 
 // kill stops propeller at once, as a crash does.
-func (p *propeller) kill() {
+func (p *propellerProcess) kill() {
 	_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
 	<-p.exited
 }
 
 // tail returns the last n lines of propeller's log.
-func (p *propeller) tail(n int) string {
+func (p *propellerProcess) tail(n int) string {
 	f, err := os.Open(p.logPath)
 	if err != nil {
 		return err.Error()

@@ -25,7 +25,6 @@ import (
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/rest"
 
 	flyteclient "github.com/flyteorg/flyte/flytepropeller/pkg/client/clientset/versioned"
 
@@ -50,10 +49,29 @@ type Options struct {
 	PropellerRoles []*rbacv1.ClusterRole
 	// PropellerConfig, if set, is FlytePropeller configuration (YAML) of the product under test, e.g. the
 	// flyte-actors chart's; propeller loads it after the harness's own file, as a cluster loads the
-	// chart's file after flyte-core's. The harness's file then sets no task plugins and no plugins.actor:
-	// those come from PropellerConfig alone, which must also carry the stack's executor port and image.
+	// chart's file after flyte-core's. The harness's file then plays flyte-core's: it enables the task
+	// plugins flyte-core would, plus actor (as the chart's NOTES.txt asks), and sets no plugins.actor,
+	// which comes from PropellerConfig alone, with the stack's executor port and image.
 	PropellerConfig string
+	// Replicas is how many FlytePropeller processes run (default 1). With more, they run with leader
+	// election, as flyte-core runs propeller's Deployment: only the leader runs workflows and the actor
+	// pool, which publishes itself as the endpoint of the Service executors dial (ServiceName), served on
+	// loopback by the harness's service proxy.
+	Replicas int
+	// Shards, if set, runs one FlytePropeller per element instead, which selects the workflows whose
+	// shard-key label is one of its values (propeller.include-shard-key-label), as flyte-core's propeller
+	// manager runs shards; each shard's pool publishes itself on a Service of its own
+	// (ShardServiceName), served by a proxy of its own.
+	Shards [][]string
+	// NamespaceLabels label the stack's namespace, e.g. Pod Security admission's enforce label.
+	NamespaceLabels map[string]string
 }
+
+// ServiceName is the Service the actor pool of a stack with replicas publishes itself on.
+const ServiceName = "flyte-actors"
+
+// ShardServiceName is the Service the pool of shard i (Options.Shards) publishes itself on.
+func ShardServiceName(i int) string { return fmt.Sprintf("%s-shard-%d", ServiceName, i) }
 
 // Stack is a running stack. Everything it started stops when the test (or demo) cleans up, in the
 // right order: kubelet processes, propeller, the API server, etcd.
@@ -78,47 +96,28 @@ type Stack struct {
 	root, dir                string
 	project, domain, version string
 	registry                 *registry
-	propeller                *propeller
-	// ctx, propellerKube and propellerSettings start propeller again (RestartPropeller).
-	ctx               context.Context
-	propellerKube     *rest.Config
-	propellerSettings propellerSettings
+	// propellers are the stack's FlytePropeller processes: one, or its replicas or shards.
+	propellers []*Propeller
 }
 
-// RestartPropeller stops FlytePropeller, at once (kill: SIGKILL, as a crash) or as a rollout does
-// (SIGTERM), and starts it again on the same ports and configuration, as Kubernetes restarts its pod.
-// It returns when the new one is healthy.
-func (s *Stack) RestartPropeller(kill bool) error {
-	s.StopPropeller(kill)
-	return s.StartPropeller()
-}
+// Propellers returns the stack's FlytePropeller processes: one, or one per replica or shard (Options).
+func (s *Stack) Propellers() []*Propeller { return s.propellers }
 
-// StopPropeller stops FlytePropeller, at once (kill: SIGKILL, as a crash) or as a rollout does
-// (SIGTERM, SIGKILL after 10 s). StartPropeller starts it again.
-func (s *Stack) StopPropeller(kill bool) {
-	if kill {
-		s.propeller.kill()
-	} else {
-		s.propeller.stop()
-	}
-}
+// RestartPropeller restarts the stack's (first) FlytePropeller (see Propeller.Restart).
+func (s *Stack) RestartPropeller(kill bool) error { return s.propellers[0].Restart(kill) }
 
-// StartPropeller starts the stopped FlytePropeller again, on the same ports and configuration, and
-// returns when it is healthy.
-func (s *Stack) StartPropeller() error {
-	p, err := startPropeller(s.ctx, s.root, s.dir, s.propellerKube, s.propellerSettings)
-	if err != nil {
-		return err
-	}
-	s.propeller = p
-	return nil
-}
+// StopPropeller stops the stack's (first) FlytePropeller (see Propeller.Stop).
+func (s *Stack) StopPropeller(kill bool) { s.propellers[0].Stop(kill) }
 
-// PropellerPID returns the process id of the running FlytePropeller.
-func (s *Stack) PropellerPID() int { return s.propeller.cmd.Process.Pid }
+// StartPropeller starts the stack's stopped (first) FlytePropeller again (see Propeller.Start).
+func (s *Stack) StartPropeller() error { return s.propellers[0].Start() }
 
-// PropellerProfPort is the port of propeller's profiling and metrics server (/debug/pprof, /metrics).
-func (s *Stack) PropellerProfPort() int { return s.propellerSettings.ProfPort }
+// PropellerPID returns the process id of the stack's (first) running FlytePropeller.
+func (s *Stack) PropellerPID() int { return s.propellers[0].PID() }
+
+// PropellerProfPort is the port of the (first) propeller's profiling and metrics server (/debug/pprof,
+// /metrics).
+func (s *Stack) PropellerProfPort() int { return s.propellers[0].ProfPort() }
 
 // Bucket is the blob store container propeller writes to.
 const Bucket = "flyte"
@@ -190,7 +189,8 @@ func start(t T, workflowSrc string, opts Options) (*Stack, error) {
 	if err := installFlyteWorkflowCRD(ctx, kubeCfg); err != nil {
 		return nil, err
 	}
-	if _, err := s.Kube.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: s.Namespace}}, metav1.CreateOptions{}); err != nil {
+	if _, err := s.Kube.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: s.Namespace,
+		Labels: opts.NamespaceLabels}}, metav1.CreateOptions{}); err != nil {
 		return nil, fmt.Errorf("create namespace: %w", err)
 	}
 	lap("crd")
@@ -227,37 +227,39 @@ func start(t T, workflowSrc string, opts Options) (*Stack, error) {
 	}
 	lap("admin")
 
-	profPort, err := freePort()
-	if err != nil {
-		return nil, err
-	}
-	poolPort, err := freePort()
-	if err != nil {
-		return nil, err
-	}
-	s.propellerKube = kubeCfg
+	propellerKube := kubeCfg
 	if opts.PropellerRoles != nil {
-		if s.propellerKube, err = bindPropeller(ctx, s.Kube, kubeCfg, opts.PropellerRoles); err != nil {
+		if propellerKube, err = bindPropeller(ctx, s.Kube, kubeCfg, opts.PropellerRoles); err != nil {
 			return nil, err
 		}
 	}
-	s.propellerSettings = propellerSettings{
-		Namespace: s.Namespace, ProfPort: profPort, PoolPort: poolPort, AdminAddress: adminAddress,
-		StorageRoot: s.StorageRoot, Bucket: Bucket,
+	base := propellerSettings{
+		Namespace: s.Namespace, AdminAddress: adminAddress, StorageRoot: s.StorageRoot, Bucket: Bucket,
 		ExecutorImage: ExecutorImage, StartTimeout: opts.StartTimeout, LogLevel: opts.PropellerLogLevel,
 		ProductConfig: opts.PropellerConfig,
 	}
-	s.ctx = ctx
-	if s.propeller, err = startPropeller(ctx, root, s.dir, s.propellerKube, s.propellerSettings); err != nil {
+	settings, err := s.propellerLayout(ctx, t, base, opts)
+	if err != nil {
 		return nil, err
 	}
-	// Cleanups run last-registered first: pods' processes, then propeller, then the API server.
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("propeller's log (last lines):\n%s", s.propeller.tail(120))
+	for i, st := range settings {
+		dir := s.dir
+		if i > 0 {
+			dir = filepath.Join(s.dir, fmt.Sprintf("propeller-%d", i))
 		}
-		s.propeller.stop()
-	})
+		p := &Propeller{ctx: ctx, root: root, dir: dir, kube: propellerKube, settings: st}
+		if err := p.Start(); err != nil {
+			return nil, err
+		}
+		s.propellers = append(s.propellers, p)
+		// Cleanups run last-registered first: pods' processes, then propeller, then the API server.
+		t.Cleanup(func() {
+			if t.Failed() {
+				t.Logf("propeller %d's log (last lines):\n%s", i, p.tail(120))
+			}
+			p.Stop(false)
+		})
+	}
 	t.Cleanup(kubelet.stop)
 	lap("propeller")
 	return s, nil

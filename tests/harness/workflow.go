@@ -85,11 +85,16 @@ func (e *Execution) Duration() time.Duration { return e.Finished.Sub(e.Started) 
 // workflow's name) with the given inputs, through the stack's flyteadmin as a user would, and returns
 // without waiting.
 func (s *Stack) Launch(ctx context.Context, reg *Registration, lpName string, inputs map[string]*idlcore.Literal) (*Execution, error) {
+	return s.LaunchNamed(ctx, reg, lpName, "e"+strings.ToLower(rand.String(10)), inputs)
+}
+
+// LaunchNamed is Launch with the execution's name given (e.g. ExecutionNameIn, for a shard).
+func (s *Stack) LaunchNamed(ctx context.Context, reg *Registration, lpName, name string, inputs map[string]*idlcore.Literal) (*Execution, error) {
 	lp, ok := reg.LaunchPlans[lpName]
 	if !ok {
 		return nil, fmt.Errorf("no launch plan %q in the registration (have %v)", lpName, keys(reg.LaunchPlans))
 	}
-	id := &idlcore.WorkflowExecutionIdentifier{Project: s.project, Domain: s.domain, Name: "e" + strings.ToLower(rand.String(10))}
+	id := &idlcore.WorkflowExecutionIdentifier{Project: s.project, Domain: s.domain, Name: name}
 	lpID := &idlcore.Identifier{ResourceType: idlcore.ResourceType_LAUNCH_PLAN, Project: lp.GetId().GetProject(),
 		Domain: lp.GetId().GetDomain(), Name: lp.GetId().GetName(), Version: lp.GetId().GetVersion()}
 	exec := &Execution{ID: id, Name: id.GetName(), stack: s, Started: time.Now()}
@@ -170,7 +175,16 @@ func (e *Execution) Wait(ctx context.Context, timeout time.Duration) error {
 		}
 	}
 	return fmt.Errorf("execution %s still %s after %s\n%s\npropeller's log:\n%s", e.Name, e.Phase, timeout,
-		describeNodes(e.Workflow), e.stack.propeller.tail(80))
+		describeNodes(e.Workflow), e.stack.propellerTails(80))
+}
+
+// propellerTails returns the last n lines of each propeller's log.
+func (s *Stack) propellerTails(n int) string {
+	var b strings.Builder
+	for i, p := range s.propellers {
+		fmt.Fprintf(&b, "(propeller %d)\n%s\n", i, p.tail(n))
+	}
+	return b.String()
 }
 
 // ended reads the outputs of a succeeded execution, or describes why it did not succeed.

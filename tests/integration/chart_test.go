@@ -25,7 +25,8 @@ const stackNamespace = "flytesnacks-development"
 
 // TestChartConfigRunsActorWorkflow runs FlytePropeller with the configuration the flyte-actors chart
 // renders: the chart's ConfigMap file, unchanged, loaded after the harness's own as a cluster loads it
-// after flyte-core's; the harness's file then sets no task plugins and no plugins.actor. What differs
+// after flyte-core's; the harness's file then plays flyte-core's (its plugin list, with actor added as the
+// chart's NOTES.txt asks) and sets no plugins.actor. What differs
 // from a cluster goes in through the chart's own values: the executor port and address (a loopback
 // port), and the executor image (the stack's, which the local kubelet injects from like any other). An
 // actor workflow then runs on it, in one warm executor.
@@ -39,6 +40,7 @@ func TestChartConfigRunsActorWorkflow(t *testing.T) {
 	rendered, err := chart.Render(dir, chart.Release{Name: "flyte-actors", Namespace: stackNamespace}, map[string]any{
 		"executorService": map[string]any{"port": port, "advertiseAddress": fmt.Sprintf("127.0.0.1:%d", port)},
 		"executor":        map[string]any{"image": map[string]any{"repository": repository, "tag": tag}},
+		"propeller":       map[string]any{"image": map[string]any{"repository": "localhost/flytepropeller"}},
 	})
 	require.NoError(t, err)
 	config, err := rendered.PropellerConfig()

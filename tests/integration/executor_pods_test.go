@@ -200,7 +200,7 @@ func TestExecutorPodDeletedMidTaskFinishesItsTask(t *testing.T) {
 	require.NotNil(t, node)
 	assert.Equal(t, uint32(0), node.GetAttempts(), "the first attempt finished: nothing was lost")
 	logs := strings.Join(stack.Kubelet.Logs(stack.Namespace+"/"+pod), "\n")
-	assert.Contains(t, logs, "stopping: no new tasks")
+	assert.Contains(t, logs, "stopping (its pod is being deleted): no new tasks")
 	assert.Contains(t, logs, "(ok=true)")
 	_, err = stack.Run(ctx, reg, "actors.sleepy.sleepy", map[string]*idlcore.Literal{"seconds": coreutils.MustMakeLiteral(0.1)}, 3*time.Minute)
 	require.NoError(t, err, "the environment goes on")
