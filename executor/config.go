@@ -18,8 +18,11 @@ type Config struct {
 	Slots          int
 	RuntimeCommand []string
 	// RuntimeEnv is the runtimes' environment; default the executor's own without FLYTE_ACTOR_*, so
-	// that neither a runtime nor a task sees the pod's token.
+	// that neither a runtime nor a task sees the pod's token, with InjectedPython last on PYTHONPATH.
 	RuntimeEnv []string
+	// InjectedPython, if set, is the folder with the flyteactors package the executor brings (Install):
+	// the runtimes import it from there unless the task's image has its own, which comes first.
+	InjectedPython string
 	// Stdout and Stderr receive the tasks' output (the pod's log).
 	Stdout, Stderr io.Writer
 	// ReconnectDelay is how long to wait before reconnecting after a session ends. Default 500ms.

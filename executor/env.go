@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -66,8 +67,40 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 		Token:          token,
 		Slots:          slots,
 		RuntimeCommand: []string{python, "-m", "flyteactors.runtime"},
+		InjectedPython: injectedPython(),
 	}
 	return cfg, cfg.Validate()
+}
+
+// injectedPython returns the folder of the flyteactors package installed beside the running executor,
+// or "" if there is none (an executor the task's image holds itself).
+func injectedPython() string {
+	self, err := os.Executable()
+	if err != nil {
+		return ""
+	}
+	dir := filepath.Join(filepath.Dir(self), InstalledPython)
+	if _, err := os.Stat(filepath.Join(dir, "flyteactors", "__init__.py")); err != nil {
+		return ""
+	}
+	return dir
+}
+
+// withPythonPath returns environ with dir last on its PYTHONPATH: what the image puts there, and its
+// installed packages, come first.
+func withPythonPath(environ []string, dir string) []string {
+	out := make([]string, 0, len(environ)+1)
+	path := dir
+	for _, kv := range environ {
+		if existing, ok := strings.CutPrefix(kv, "PYTHONPATH="); ok {
+			if existing != "" {
+				path = existing + string(os.PathListSeparator) + dir
+			}
+			continue
+		}
+		out = append(out, kv)
+	}
+	return append(out, "PYTHONPATH="+path)
 }
 
 // durationFromEnv reads the Go duration in variable name; 0 when it is unset.

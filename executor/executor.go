@@ -88,6 +88,9 @@ func New(cfg Config) (*Executor, error) {
 	if cfg.RuntimeEnv == nil {
 		cfg.RuntimeEnv = withoutIdentity(os.Environ())
 	}
+	if cfg.InjectedPython != "" {
+		cfg.RuntimeEnv = withPythonPath(cfg.RuntimeEnv, cfg.InjectedPython)
+	}
 	x := &Executor{
 		cfg:         cfg,
 		spawner:     newSpawner(),
@@ -121,6 +124,7 @@ func (x *Executor) Run(ctx context.Context) error {
 	if ctx.Err() != nil {
 		return nil
 	}
+	x.checkRuntimePackage()
 	transport, err := x.transportCredentials()
 	if err != nil {
 		return err
@@ -227,6 +231,27 @@ func (x *Executor) stopAll(why string) {
 func drainingMessage(deadline time.Time, reason string) *executorv1.ExecutorMessage {
 	return &executorv1.ExecutorMessage{Message: &executorv1.ExecutorMessage_Draining{Draining: &executorv1.Draining{
 		Deadline: timestamppb.New(deadline), Reason: reason}}}
+}
+
+// checkRuntimePackage says, in the pod's log, which flyteactors package the runtimes run, and warns
+// when it is not this executor's release: an image may hold a flyteactors of its own, which wins over
+// the one the executor brings, and a different release may not speak the executor's control protocol.
+func (x *Executor) checkRuntimePackage() {
+	r := <-x.free
+	version, folder := r.Package()
+	x.free <- r
+	switch {
+	case version == contract.Version:
+		fmt.Fprintf(x.cfg.Stderr, "actor executor %s: runtimes run flyteactors %s from %s\n", contract.Version, version, folder)
+	case version == "":
+		fmt.Fprintf(x.cfg.Stderr, "actor executor %s: WARNING: the runtime did not say which flyteactors it runs "+
+			"(an older release than %s, from the task's image?)\n", contract.Version, contract.Version)
+	default:
+		fmt.Fprintf(x.cfg.Stderr, "actor executor %s: WARNING: the task's image has flyteactors %s (%s), which comes "+
+			"before the executor's own %s: they may not work together; install flyteactors==%s in the image, "+
+			"or remove it from the image to use the one the executor brings\n",
+			contract.Version, version, folder, contract.Version, contract.Version)
+	}
 }
 
 // warm starts every runtime, in parallel, so the first task does not pay for Python's start.

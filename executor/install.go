@@ -5,12 +5,52 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+
+	"github.com/flyteactors/flyteactors/python"
 )
 
-// Install copies the running executor binary into dir as dir/actor-executor: what the init container
-// of an executor pod does, from the executor image into a volume the pod's primary container runs it
-// from. The binary is static, so it runs in any image.
+// InstalledPython is the folder, beside the installed executor, that holds the flyteactors Python
+// package it brings (see Install).
+const InstalledPython = "python"
+
+// Install copies the running executor binary into dir as dir/actor-executor, and the flyteactors Python
+// package it carries into dir/InstalledPython: what the init container of an executor pod does, from
+// the executor image into a volume the pod's primary container runs it from. The binary is static and
+// the package pure Python, so both run in any image with Python and flytekit.
 func Install(dir string) error {
+	if err := installExecutable(dir); err != nil {
+		return err
+	}
+	return installPython(dir)
+}
+
+// installPython writes the flyteactors package into dir/InstalledPython, replacing what an earlier run
+// wrote: into a new folder first, renamed into place, so a runtime never imports half of it.
+func installPython(dir string) error {
+	tmp, err := os.MkdirTemp(dir, ".python-*")
+	if err != nil {
+		return fmt.Errorf("install the flyteactors package: %w", err)
+	}
+	defer func() { _ = os.RemoveAll(tmp) }()
+	if err := os.CopyFS(tmp, python.Package()); err != nil {
+		return fmt.Errorf("install the flyteactors package: %w", err)
+	}
+	// Readable by whatever user the task's image runs as (MkdirTemp makes its folder private).
+	if err := os.Chmod(tmp, 0o755); err != nil {
+		return fmt.Errorf("install the flyteactors package: %w", err)
+	}
+	target := filepath.Join(dir, InstalledPython)
+	if err := os.RemoveAll(target); err != nil {
+		return fmt.Errorf("install the flyteactors package: %w", err)
+	}
+	if err := os.Rename(tmp, target); err != nil {
+		return fmt.Errorf("install the flyteactors package: %w", err)
+	}
+	return nil
+}
+
+// installExecutable copies the running binary into dir as dir/actor-executor.
+func installExecutable(dir string) error {
 	self, err := os.Executable()
 	if err != nil {
 		return fmt.Errorf("install: %w", err)

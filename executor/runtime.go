@@ -48,6 +48,16 @@ type Runtime struct {
 	cancelCurrent bool
 	// cancelNext is a task cancelled before Run took it: Run refuses it.
 	cancelNext string
+	// version and pkg are what the runtime said of its flyteactors package when it was ready.
+	version, pkg string
+}
+
+// Package returns the release of the flyteactors package the runtime runs and the folder it was
+// imported from, as the runtime said when it became ready; "" before.
+func (r *Runtime) Package() (version, folder string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.version, r.pkg
 }
 
 // process is one runtime process.
@@ -113,6 +123,9 @@ func (r *Runtime) Start(ctx context.Context) error {
 		case ev.Event != "ready":
 			ready <- fmt.Errorf("runtime said %q before it was ready", ev.Event)
 		default:
+			r.mu.Lock()
+			r.version, r.pkg = ev.Version, ev.Package
+			r.mu.Unlock()
 			ready <- nil
 		}
 	}()

@@ -14,6 +14,10 @@ type runtimeEvent struct {
 	Event  string `json:"event"`
 	TaskID string `json:"task_id"`
 	PID    int    `json:"pid"`
+	// Version and Package are, on the "ready" event, the release of the flyteactors package the runtime
+	// runs and the folder it was imported from (the image's own, or the one the executor brought).
+	Version string `json:"version"`
+	Package string `json:"package"`
 	// Failure is set on a "finished" event whose command did not complete.
 	Failure *runtimeFailure `json:"failure"`
 }
