@@ -57,6 +57,10 @@ func (p *Pool) Status(id string) (TaskStatus, bool) {
 	a.lastSeen = p.opts.Now()
 	s := a.status
 	s.ExecutorsConnected = len(a.env.sessions)
+	s.EnvironmentID = a.env.id
+	if s.Executor != "" {
+		s.ExecutorContainer = a.env.spec.PrimaryContainer
+	}
 	if s.phase == TaskQueued {
 		reason := a.env.waitingReason()
 		if !p.discoveryDone {

@@ -47,8 +47,12 @@ func (p TaskPhase) IsTerminal() bool { return p == TaskSucceeded || p == TaskFai
 type TaskStatus struct {
 	phase   TaskPhase
 	failure *Failure
-	// Executor is the pod that runs or ran the task; empty while queued.
-	Executor string
+	// Executor is the pod that runs or ran the task, and ExecutorContainer its container that runs the
+	// executor; empty while queued.
+	Executor          string
+	ExecutorContainer string
+	// EnvironmentID is the ID of the task's environment (EnvironmentKey.ID).
+	EnvironmentID string
 	// Waiting says, while the task is queued, why it is not running yet.
 	Waiting string
 	// Version changes whenever Waiting does, so that the phase shows the new reason.

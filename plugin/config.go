@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/flyteorg/flyte/flyteplugins/go/tasks/config"
+	"github.com/flyteorg/flyte/flyteplugins/go/tasks/pluginmachinery/tasklog"
 	stdconfig "github.com/flyteorg/flyte/flytestdlib/config"
 
 	corev1 "k8s.io/api/core/v1"
@@ -58,6 +59,9 @@ type Config struct {
 	MaxTTL stdconfig.Duration `json:"max-ttl" pflag:",Longest ttl_seconds an environment may ask for."`
 	// Endpoint publishes the pool as the one endpoint of the Service executors dial.
 	Endpoint EndpointConfig `json:"endpoint"`
+	// LogTemplates are log links of actor tasks beside those plugins.logs configures for pods, with
+	// the executor pod as the pod and the task's own start and end as the pod's.
+	LogTemplates []tasklog.TemplateLogPlugin `json:"log-templates" pflag:"-,Log links of actor tasks, beside plugins.logs' (same form as plugins.logs.templates): the executor pod as the pod, the task's own start and end as the pod's start and finish times, {{.actorTaskID}} and {{.actorEnvironment}} too."`
 }
 
 // EndpointConfig says how the pool publishes itself as the endpoint of the Service its executors dial.

@@ -16,8 +16,10 @@ import (
 
 // transition maps a pool status to the Flyte phase of the attempt.
 func (p *Plugin) transition(ctx context.Context, tCtx pluginsCore.TaskExecutionContext, s actorpool.TaskStatus) (pluginsCore.Transition, error) {
-	now := time.Now()
-	info := &pluginsCore.TaskInfo{OccurredAt: &now}
+	info, err := p.taskInfo(ctx, tCtx, s, time.Now())
+	if err != nil {
+		return pluginsCore.UnknownTransition, err
+	}
 	switch s.Phase() {
 	case actorpool.TaskQueued:
 		// The version follows the waiting reason, so that propeller records (and the UI shows) each
@@ -31,7 +33,13 @@ func (p *Plugin) transition(ctx context.Context, tCtx pluginsCore.TaskExecutionC
 		return pluginsCore.DoTransition(pluginsCore.PhaseInfoInitializing(pluginsCore.DefaultPhaseVersion,
 			fmt.Sprintf("assigned to executor %s", s.Executor), info)), nil
 	case actorpool.TaskRunning:
-		return pluginsCore.DoTransition(pluginsCore.PhaseInfoRunning(pluginsCore.DefaultPhaseVersion, info)), nil
+		// A run adopted after a restart of the pool is Running before its start time is known; once
+		// it is, the log links change, and a new version makes propeller send them on.
+		version := pluginsCore.DefaultPhaseVersion
+		if !s.StartedAt.IsZero() {
+			version++
+		}
+		return pluginsCore.DoTransition(pluginsCore.PhaseInfoRunning(version, info)), nil
 	case actorpool.TaskSucceeded:
 		// Outputs, or the task's own error document, are where its pod would have left them;
 		// FlytePropeller reads and checks them exactly as for a pod.

@@ -91,7 +91,8 @@ func TestNewWaitingReasonIsANewPhaseVersion(t *testing.T) {
 		cancel()
 		pool.Wait()
 	})
-	plugin := New(pool, &defaultConfig, "")
+	plugin, err := New(pool, &defaultConfig, "")
+	require.NoError(t, err)
 	require.NoError(t, pool.Submit(ctx, pooltest.Task("a", pooltest.Spec("env", time.Hour))))
 	phaseWhen := func(reason string) pluginsCore.PhaseInfo {
 		var info pluginsCore.PhaseInfo

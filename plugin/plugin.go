@@ -11,6 +11,7 @@ import (
 
 	"github.com/flyteorg/flyte/flyteplugins/go/tasks/pluginmachinery"
 	pluginsCore "github.com/flyteorg/flyte/flyteplugins/go/tasks/pluginmachinery/core"
+	"github.com/flyteorg/flyte/flyteplugins/go/tasks/pluginmachinery/tasklog"
 
 	"github.com/flyteactors/flyteactors/actorpool"
 )
@@ -45,13 +46,20 @@ type Plugin struct {
 	// shard is the shard of FlytePropeller the plugin runs in ("" unsharded): part of every
 	// environment's key, so that shards never share executors.
 	shard string
+	// logPlugin builds the log links of actor tasks.
+	logPlugin tasklog.Plugin
 }
 
 var _ pluginsCore.Plugin = (*Plugin)(nil)
 
-// New returns a plugin that runs tasks on pool, in shard of FlytePropeller ("" unsharded).
-func New(pool Pool, cfg *Config, shard string) *Plugin {
-	return &Plugin{pool: pool, cfg: cfg, shard: shard}
+// New returns a plugin that runs tasks on pool, in shard of FlytePropeller ("" unsharded), with the log
+// links plugins.logs and cfg configure.
+func New(pool Pool, cfg *Config, shard string) (*Plugin, error) {
+	logPlugin, err := newLogPlugin(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return &Plugin{pool: pool, cfg: cfg, shard: shard, logPlugin: logPlugin}, nil
 }
 
 // GetID returns "actor".
@@ -106,7 +114,7 @@ func init() {
 			if err != nil {
 				return nil, err
 			}
-			return New(pool, cfg, place.shard), nil
+			return New(pool, cfg, place.shard)
 		},
 		IsDefault: false,
 	})

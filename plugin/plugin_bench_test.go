@@ -51,7 +51,10 @@ func BenchmarkHandleRunningTask(b *testing.B) {
 		b.Fatalf("status is %s, not running", running.Phase())
 	}
 	cfg := defaultConfig
-	p := New(runningPool{status: running}, &cfg, "")
+	p, err := New(runningPool{status: running}, &cfg, "")
+	if err != nil {
+		b.Fatal(err)
+	}
 	tCtx := fastContext{}
 	ctx := context.Background()
 	b.ReportAllocs()

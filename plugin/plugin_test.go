@@ -69,7 +69,8 @@ func newFakeExecutor(t *testing.T, pool *actorpool.Pool, result func(actorpool.A
 
 func (f *fakeExecutor) run(a actorpool.Assignment) {
 	<-f.attached // the pool may assign while AttachExecutor has not returned yet
-	f.pool.TaskStarted(f.self, a.TaskID, time.Now())
+	started := time.Now()
+	f.pool.TaskStarted(f.self, a.TaskID, started)
 	failure := f.result(a)
 	if failure == nil {
 		prefix := a.Command[slices.Index(a.Command, "--output-prefix")+1]
@@ -78,7 +79,7 @@ func (f *fakeExecutor) run(a actorpool.Assignment) {
 			f.t.Errorf("write outputs: %v", err)
 		}
 	}
-	f.pool.TaskFinished(f.self, actorpool.Result{TaskID: a.TaskID, Failure: failure, StartedAt: time.Now(), FinishedAt: time.Now()})
+	f.pool.TaskFinished(f.self, actorpool.Result{TaskID: a.TaskID, Failure: failure, StartedAt: started, FinishedAt: time.Now()})
 }
 
 type harness struct {
@@ -89,6 +90,10 @@ type harness struct {
 }
 
 func newHarness(t *testing.T, result func(actorpool.Assignment) *actorpool.Failure) *harness {
+	return newHarnessWith(t, defaultConfig, result)
+}
+
+func newHarnessWith(t *testing.T, cfg Config, result func(actorpool.Assignment) *actorpool.Failure) *harness {
 	ctx, cancel := context.WithCancel(context.Background())
 	cluster := pooltest.NewCluster()
 	pool := actorpool.New(ctx, cluster, func(types.NamespacedName) {}, actorpool.Options{})
@@ -96,8 +101,9 @@ func newHarness(t *testing.T, result func(actorpool.Assignment) *actorpool.Failu
 		cancel()
 		pool.Wait()
 	})
-	cfg := defaultConfig
-	return &harness{pool: pool, cluster: cluster, plugin: New(pool, &cfg, ""), executor: newFakeExecutor(t, pool, result)}
+	plugin, err := New(pool, &cfg, "")
+	require.NoError(t, err)
+	return &harness{pool: pool, cluster: cluster, plugin: plugin, executor: newFakeExecutor(t, pool, result)}
 }
 
 // connectOnFirstSubmit attaches the fake executor once the environment exists, and gives it the store
