@@ -15,7 +15,7 @@ GO_PACKAGES := ./...
 # Integration tests build a kube-apiserver and propeller: give them room.
 INTEGRATION_TIMEOUT ?= 40m
 
-.PHONY: help all venv generate build images lint test test-unit test-fuzz test-python test-integration chart-test fuzz chaos soak bench demo clean
+.PHONY: help all venv venv-matrix generate build images lint test test-unit test-fuzz test-python test-integration chart-test fuzz chaos soak bench demo clean
 
 ## help: this list (the default target).
 help:
@@ -31,6 +31,19 @@ $(VENV_STAMP): python/requirements.lock python/pyproject.toml
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install -q --disable-pip-version-check -r python/requirements.lock
 	$(VENV)/bin/pip install -q --disable-pip-version-check --no-deps -e python
+	touch $@
+
+## venv-matrix: a virtualenv per flytekit version the project is tested on, with flytekit alone.
+# The oldest and the newest flytekit 1.x that work here (1.12 and older no longer import with today's
+# dependencies). Each holds nothing of this project: the Python tests run against them from the
+# source tree, and the integration tests use them as images with only flytekit, which get flyteactors
+# from the executor.
+FLYTEKIT_MATRIX ?= 1.13.0 1.16.31
+FLYTEKIT_VENVS := $(foreach v,$(FLYTEKIT_MATRIX),.venv-flytekit/$(v)/.installed)
+venv-matrix: $(FLYTEKIT_VENVS)
+.venv-flytekit/%/.installed:
+	test -x .venv-flytekit/$*/bin/python || $(PYTHON) -m venv .venv-flytekit/$*
+	.venv-flytekit/$*/bin/pip install -q --disable-pip-version-check "flytekit==$*" pytest
 	touch $@
 
 ## generate: protobuf code (go/), config flags. On a clean tree this changes nothing.
@@ -90,13 +103,15 @@ fuzz:
 test-fuzz:
 	$(MAKE) fuzz FUZZTIME=10s
 
-## test-python: the Python tests (the flytekit plugin and the warm runtime).
-test-python: venv
+## test-python: the Python tests (the flytekit plugin and the warm runtime), on every flytekit of the matrix.
+test-python: venv venv-matrix
 	$(VENV)/bin/python -m pytest -q python/tests
+	for v in $(FLYTEKIT_MATRIX); do echo "== flytekit $$v"; \
+	  HOME=$$(mktemp -d) PYTHONPATH=$(CURDIR)/python .venv-flytekit/$$v/bin/python -m pytest -q -p no:cacheprovider python/tests; done
 
 ## test-integration: the integration tests on the real stack; RUN=<regexp> runs only the tests it names.
 RUN ?= .
-test-integration: venv
+test-integration: venv venv-matrix
 	cd tests && go test -count=1 -timeout $(INTEGRATION_TIMEOUT) -run '$(RUN)' -v ./...
 
 ## chart-test: the Helm chart: lint, rendering, schema, its objects and RBAC on a real kube-apiserver.

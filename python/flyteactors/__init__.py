@@ -17,7 +17,14 @@ The task is serialized as task type ``actor`` with a ``flyteidl.core.ExecutionEn
 Flyte Actors FlytePropeller plugin routes it to the environment's executors.
 """
 
-from flyteactors.cache import actor_cache
-from flyteactors.environment import ACTOR_TASK_TYPE, ActorEnvironment, ActorTask
+try:
+    import flytekit  # noqa: F401 - first, so that a Python without it says so
+except ModuleNotFoundError as missing:
+    raise ModuleNotFoundError(
+        f"flyteactors needs flytekit, which this Python cannot import ({missing}): install flytekit in the image"
+    ) from missing
+
+from flyteactors.cache import actor_cache  # noqa: E402
+from flyteactors.environment import ACTOR_TASK_TYPE, ActorEnvironment, ActorTask  # noqa: E402
 
 __all__ = ["ACTOR_TASK_TYPE", "ActorEnvironment", "ActorTask", "actor_cache"]

@@ -6,12 +6,13 @@ import datetime
 import hashlib
 import json
 import re
+import sys
 from dataclasses import dataclass
 from functools import partial
 from typing import Any, Callable, Dict, Iterable, List, Optional, Union
 
 from flyteidl.core import execution_envs_pb2
-from flytekit import ImageSpec, PodTemplate, Resources, Secret
+from flytekit import ImageSpec, PodTemplate, Resources, Secret, logger
 from flytekit.configuration import SerializationSettings
 from flytekit.core.base_task import TaskResolverMixin
 from flytekit.core.python_function_task import PythonFunctionTask
@@ -228,6 +229,37 @@ class ActorEnvironment:
         return get_registerable_container_image(self.container_image, settings.image_config)
 
 
+# _in_warm_runtime is True in a warm runtime of an actor executor (flyteactors.runtime sets it at start).
+_in_warm_runtime = False
+
+
+def mark_warm_runtime() -> None:
+    """Called by the warm runtime of an actor executor when it starts: actor tasks run on an actor here."""
+    global _in_warm_runtime
+    _in_warm_runtime = True
+
+
+OUTSIDE_EXECUTOR_WARNING = (
+    "flyteactors: actor task {name} runs in a pod of its own, not on an actor executor: the FlytePropeller "
+    "that runs it does not run the actor plugin (or sends task type 'actor' to another plugin), so nothing "
+    "stays warm between tasks and what one task leaves behind is gone for the next. Ask your platform team "
+    "to deploy Flyte Actors (see docs/quickstart.md, 'A cluster without the plugin')."
+)
+
+
+def _warn_if_outside_an_executor(t: "ActorTask") -> None:
+    """Says, in the task's log, that an actor task runs outside an actor executor, unless it runs locally
+    (pyflyte run without --remote, or a call in Python), where that is what is meant."""
+    from flytekit.core.context_manager import FlyteContextManager
+
+    state = FlyteContextManager.current_context().execution_state
+    if state is None or state.is_local_execution():
+        return
+    message = OUTSIDE_EXECUTOR_WARNING.format(name=t.name)
+    logger.warning(message)
+    print(message, file=sys.stderr, flush=True)
+
+
 class ActorTask(PythonFunctionTask[ActorEnvironment]):
     """A python function task that runs in an :class:`ActorEnvironment`."""
 
@@ -250,6 +282,11 @@ class ActorTask(PythonFunctionTask[ActorEnvironment]):
 
     def get_custom(self, settings: SerializationSettings) -> Dict[str, Any]:
         return json_format.MessageToDict(self.task_config.execution_env(settings), preserving_proto_field_name=True)
+
+    def execute(self, **kwargs: Any) -> Any:
+        if not _in_warm_runtime:
+            _warn_if_outside_an_executor(self)
+        return super().execute(**kwargs)
 
     @classmethod
     def from_task(

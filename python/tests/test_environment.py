@@ -6,7 +6,7 @@ import re
 from collections import OrderedDict
 
 import pytest
-from flytekit import Cache, Resources, Secret, task, workflow
+from flytekit import Resources, Secret, task, workflow
 from flytekit.configuration import Image, ImageConfig, SerializationSettings
 from flytekit.core.python_function_task import PythonFunctionTask
 from flytekit.models.documentation import Description, Documentation
@@ -58,9 +58,14 @@ def with_per_task_arguments(x: int) -> int:
     return x
 
 
-@actor.task(cache=Cache(version="c1"))
-def with_cache_object(x: int) -> int:
-    return x
+try:  # flytekit's Cache object came with 1.15; older releases take cache=True, cache_version=...
+    from flytekit import Cache
+
+    @actor.task(cache=Cache(version="c1"))
+    def with_cache_object(x: int) -> int:
+        return x
+except ImportError:
+    with_cache_object = None
 
 
 @actor.dynamic
@@ -213,11 +218,13 @@ def test_per_task_arguments_pass_through():
     assert (metadata.discoverable, metadata.cache_serializable, metadata.discovery_version) == (True, True, "7")
     assert metadata.timeout.seconds == 300
     assert with_per_task_arguments.docs.short_description == "documented"
-    assert serialize(with_cache_object).template.metadata.discovery_version == "c1", "flytekit's Cache works"
+    if with_cache_object is not None:
+        assert serialize(with_cache_object).template.metadata.discovery_version == "c1", "flytekit's Cache works"
 
 
 def test_unknown_per_task_arguments_are_flytekits_error():
-    with pytest.raises(ValueError, match="Unrecognized argument"):
+    # flytekit 1.15 and later name it (ValueError); earlier ones reject the keyword (TypeError).
+    with pytest.raises((ValueError, TypeError), match="Unrecognized argument|no_such_argument"):
 
         @actor.task(no_such_argument=1)
         def typo() -> None: ...
@@ -279,3 +286,67 @@ def test_description_docs_object():
     doc = Documentation(short_description="s", long_description=Description(value="l"))
     documented = actor.task(docs=doc)(plus_one.task_function)
     assert documented.docs is doc
+
+
+def test_actor_task_outside_an_executor_says_so(capfd, monkeypatch):
+    """A cluster whose FlytePropeller does not run the actor plugin runs actor tasks as ordinary pods: the
+    task says so in its log, unless it runs locally, where that is meant, or in an executor's warm runtime."""
+    from flytekit.core.context_manager import ExecutionState, FlyteContextManager
+
+    from flyteactors import environment
+
+    monkeypatch.setattr(environment, "_in_warm_runtime", False)
+    assert plus_one(x=1) == 2
+    assert "runs in a pod of its own" not in capfd.readouterr().err, "a local run is what is meant"
+
+    ctx = FlyteContextManager.current_context()
+    in_a_pod = ctx.with_execution_state(ctx.new_execution_state().with_params(mode=ExecutionState.Mode.TASK_EXECUTION))
+    with FlyteContextManager.with_context(in_a_pod):
+        assert plus_one.execute(x=1) == 2
+    err = capfd.readouterr().err
+    assert f"actor task {plus_one.name} runs in a pod of its own, not on an actor executor" in err
+
+    environment.mark_warm_runtime()
+    with FlyteContextManager.with_context(in_a_pod):
+        plus_one.execute(x=1)
+    assert "runs in a pod of its own" not in capfd.readouterr().err
+
+
+def test_pyflyte_run_runs_actor_tasks_locally(tmp_path):
+    """`pyflyte run` without --remote runs an actor task as a plain function, as it runs any task."""
+    import os
+    import subprocess
+    import sys
+    import textwrap
+
+    script = tmp_path / "hello_actors.py"
+    script.write_text(
+        textwrap.dedent(
+            """
+            from flytekit import workflow
+            from flyteactors import ActorEnvironment
+
+            actor = ActorEnvironment(name="my-actor", replica_count=1, ttl_seconds=300)
+
+            @actor.task
+            def plus_one(x: int) -> int:
+                return x + 1
+
+            @workflow
+            def wf(x: int = 0) -> int:
+                return plus_one(x=plus_one(x=plus_one(x=x)))
+            """
+        )
+    )
+    pyflyte = os.path.join(os.path.dirname(sys.executable), "pyflyte")
+    done = subprocess.run(
+        [pyflyte, "run", str(script), "wf", "--x", "41"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "HOME": str(tmp_path)},
+    )
+    assert done.returncode == 0, done.stderr
+    assert "44" in done.stdout
+    assert "runs in a pod of its own" not in done.stderr, "a local run is what is meant"

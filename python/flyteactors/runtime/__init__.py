@@ -16,7 +16,8 @@ Control channel: the bridge writes one JSON object per line on file descriptor 3
 from file descriptor 4; the task's own stdout and stderr stay the runtime's, which are the pod's logs.
 
 - bridge -> runtime: ``{"task_id": str, "command": [str, ...], "env": {str: str}}``
-- runtime -> bridge: ``{"event": "ready", "pid": int, "warmup_seconds": float}`` once warm (how long the start took); then per task
+- runtime -> bridge: ``{"event": "ready", "pid": int, "warmup_seconds": float, "version": str, "package": str}`` once warm (how
+  long the start took; the flyteactors release and the folder it was imported from); then per task
   ``{"event": "started", "task_id": str}`` and ``{"event": "finished", "task_id": str}``, with
   ``"failure": {"kind": "user"|"system", "code": str, "message": str, "retryable": bool}`` when the
   command did not complete (codes: :mod:`flyteactors.contract`).

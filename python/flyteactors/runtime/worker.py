@@ -138,21 +138,15 @@ def _entrypoints() -> Dict[str, Callable[..., Any]]:
 
 
 def _parse_fast_execute(args: List[str]):
-    """Splits pyflyte-fast-execute's arguments into (additional distribution, dest dir, inner command)."""
-    distribution, dest_dir, inner = None, None, []
-    i = 0
-    while i < len(args):
-        if args[i] == "--additional-distribution":
-            distribution, i = args[i + 1], i + 2
-        elif args[i] == "--dest-dir":
-            dest_dir, i = args[i + 1], i + 2
-        elif args[i] == "--":
-            inner, i = args[i + 1 :], len(args)
-        else:
-            inner, i = args[i:], len(args)
+    """Splits pyflyte-fast-execute's arguments into (additional distribution, dest dir, inner command), parsed by
+    flytekit's own command, so that its options are read exactly as pyflyte-fast-execute reads them."""
+    from flytekit.bin import entrypoint
+
+    ctx = entrypoint.fast_execute_task_cmd.make_context("pyflyte-fast-execute", list(args))
+    inner = list(ctx.params.get("task_execute_cmd") or [])
     if not inner:
         raise ValueError("pyflyte-fast-execute: no task command after the options")
-    return distribution, dest_dir, inner
+    return ctx.params.get("additional_distribution"), ctx.params.get("dest_dir"), inner
 
 
 def _fast_execute_command(process: WarmProcess, args: List[str]) -> List[str]:
@@ -261,10 +255,21 @@ class Worker:
 
         _entrypoints()
         import flyteactors  # noqa: F401 - loaded once, so its state (actor_cache) outlives tasks
+        from flyteactors import environment
+
+        environment.mark_warm_runtime()
 
         scratch.adopt_flytekit_folders()
         process = WarmProcess(Baseline.capture(), scratch)
-        self.send({"event": "ready", "pid": os.getpid(), "warmup_seconds": round(time.monotonic() - started, 3)})
+        self.send(
+            {
+                "event": "ready",
+                "pid": os.getpid(),
+                "warmup_seconds": round(time.monotonic() - started, 3),
+                "version": contract.VERSION,
+                "package": os.path.dirname(os.path.abspath(flyteactors.__file__)),
+            }
+        )
         try:
             for line in self._in:
                 if not line.strip():
