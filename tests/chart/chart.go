@@ -237,3 +237,11 @@ func (r *Rendered) FlyteCoreValues() (map[string]any, error) {
 	}
 	return values, nil
 }
+
+// RequiredValues are the values an install must give: where the two images were pushed.
+func RequiredValues() map[string]any {
+	return map[string]any{
+		"propeller": map[string]any{"image": map[string]any{"repository": "registry.example.com/flyteactors/flytepropeller"}},
+		"executor":  map[string]any{"image": map[string]any{"repository": "registry.example.com/flyteactors/actor-executor"}},
+	}
+}

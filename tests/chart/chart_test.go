@@ -33,13 +33,7 @@ func chartDir(t *testing.T) string {
 	return dir
 }
 
-// requiredValues are the values an install must give: where the two images were pushed.
-func requiredValues() map[string]any {
-	return map[string]any{
-		"propeller": map[string]any{"image": map[string]any{"repository": "registry.example.com/flyteactors/flytepropeller"}},
-		"executor":  map[string]any{"image": map[string]any{"repository": "registry.example.com/flyteactors/actor-executor"}},
-	}
-}
+func requiredValues() map[string]any { return RequiredValues() }
 
 func fullValues(t *testing.T) map[string]any {
 	t.Helper()

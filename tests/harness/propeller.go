@@ -166,7 +166,16 @@ tasks:
 {{- if not .ProductConfig}}
       actor: actor
       fast-task: actor
+{{- end}}
 plugins:
+  # The stack's log viewer: links in task events as a cluster's would (LogViewer).
+  logs:
+    kubernetes-enabled: false
+    templates:
+      - displayName: Pod logs
+        templateUris:
+          - "{{.LogViewer}}/{{"{{ .namespace }}/{{ .podName }}/{{ .containerName }}?since={{ .podUnixStartTime }}&until={{ .podUnixFinishTime }}"}}"
+{{- if not .ProductConfig}}
   actor:
     listen-address: 127.0.0.1:{{.PoolPort}}
     advertise-address: {{.AdvertiseAddress}}
@@ -175,6 +184,10 @@ plugins:
     start-timeout: {{.StartTimeout}}
     tls:
       secret-namespace: {{.Namespace}}
+    log-templates:
+      - displayName: Actor task logs
+        templateUris:
+          - "{{.LogViewer}}/{{"{{ .namespace }}/{{ .podName }}/{{ .containerName }}?since={{ .podUnixStartTime }}&until={{ .podUnixFinishTime }}&task={{ .actorTaskID }}"}}"
 {{- if .EndpointService}}
     endpoint:
       publish: true
@@ -218,7 +231,14 @@ type propellerSettings struct {
 	EndpointService string
 	// PodIP is the address of propeller's pod on the stack's pod network (see podNetwork).
 	PodIP string
+	// LogViewer is the base of the stack's log links.
+	LogViewer string
 }
+
+// LogViewer is the base of the log links the stack's propeller puts in task events: a viewer of the
+// pod's log, <LogViewer>/<namespace>/<pod>/<container>?since=<unix>&until=<unix> (and &task=<attempt>
+// for actor tasks, from plugins.actor.log-templates), as a cluster's log service would be configured.
+const LogViewer = "http://logs.harness"
 
 // startBanner starts each run's part of a propeller's log.
 const startBanner = "=== harness: flytepropeller starts ==="

@@ -61,7 +61,9 @@ func (p *Propeller) ProfPort() int { return p.settings.ProfPort }
 
 // PoolAddress is where its actor pool listens for executors, on the stack's pod network (which the
 // pool publishes on its Service).
-func (p *Propeller) PoolAddress() string { return fmt.Sprintf("%s:%d", p.settings.PodIP, p.settings.PoolPort) }
+func (p *Propeller) PoolAddress() string {
+	return fmt.Sprintf("%s:%d", p.settings.PodIP, p.settings.PoolPort)
+}
 
 // Log returns everything it has logged so far (its earlier runs' too).
 func (p *Propeller) Log() (string, error) {

@@ -236,7 +236,7 @@ func start(t T, workflowSrc string, opts Options) (*Stack, error) {
 	base := propellerSettings{
 		Namespace: s.Namespace, AdminAddress: adminAddress, StorageRoot: s.StorageRoot, Bucket: Bucket,
 		ExecutorImage: ExecutorImage, StartTimeout: opts.StartTimeout, LogLevel: opts.PropellerLogLevel,
-		ProductConfig: opts.PropellerConfig,
+		ProductConfig: opts.PropellerConfig, LogViewer: LogViewer,
 	}
 	settings, err := s.propellerLayout(ctx, t, base, opts)
 	if err != nil {

@@ -1,6 +1,8 @@
 package harness
 
 import (
+	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
 )
@@ -35,12 +37,51 @@ func (s *Stack) images(root, workflowSrc string) (Images, error) {
 	}
 	crashes := task
 	crashes.Env = append(append([]string{}, task.Env...), "FLYTE_ACTOR_PYTHON="+crashing)
-	return Images{
-		fallback: task,
-		named: map[string]Image{
-			ExecutorImage:           {Env: base, Dir: "/", Files: map[string]string{"/actor-executor": filepath.Join(root, "bin", "actor-executor")}},
-			ImageWithoutFlytekit:    {Env: append([]string{"PATH=" + os.Getenv("PATH")}, base...), Dir: s.StorageRoot},
-			ImageWhosePythonCrashes: crashes,
-		},
-	}, nil
+	named := map[string]Image{
+		ExecutorImage:           {Env: base, Dir: "/", Files: map[string]string{"/actor-executor": filepath.Join(root, "bin", "actor-executor")}},
+		ImageWithoutFlytekit:    {Env: append([]string{"PATH=" + os.Getenv("PATH")}, base...), Dir: s.StorageRoot},
+		ImageWhosePythonCrashes: crashes,
+	}
+	versions, err := FlytekitVersions()
+	if err != nil {
+		return Images{}, err
+	}
+	for _, v := range versions {
+		named[FlytekitOnlyImage(v)] = Image{Env: append([]string{
+			"PATH=" + filepath.Join(root, flytekitVenvs, v, "bin") + string(os.PathListSeparator) + os.Getenv("PATH"),
+			"PYTHONPATH=" + workflowSrc,
+		}, base...), Dir: s.StorageRoot}
+	}
+	return Images{fallback: task, named: named}, nil
+}
+
+// flytekitVenvs holds a virtualenv per flytekit version the project is tested on, with flytekit and
+// nothing of this project (make venv-matrix).
+const flytekitVenvs = ".venv-flytekit"
+
+// FlytekitOnlyImage names the task image with Python and flytekit version and nothing of this project,
+// the flytekit default image's kind: flyteactors comes from the executor image.
+func FlytekitOnlyImage(version string) string { return "localhost/flytekit-only:" + version }
+
+// FlytekitVersions returns the flytekit versions there are images of (FlytekitOnlyImage): those of
+// the repository's .venv-flytekit, in name order.
+func FlytekitVersions() ([]string, error) {
+	root, err := RepoRoot()
+	if err != nil {
+		return nil, err
+	}
+	entries, err := os.ReadDir(filepath.Join(root, flytekitVenvs))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var versions []string
+	for _, e := range entries {
+		if _, err := os.Stat(filepath.Join(root, flytekitVenvs, e.Name(), ".installed")); err == nil {
+			versions = append(versions, e.Name())
+		}
+	}
+	return versions, nil
 }

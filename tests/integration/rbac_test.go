@@ -21,7 +21,7 @@ import (
 func chartPoolRole(t *testing.T) *rbacv1.ClusterRole {
 	dir, err := chart.Dir()
 	require.NoError(t, err)
-	rendered, err := chart.Render(dir, chart.Release{Name: "flyte-actors", Namespace: "flyte"}, nil)
+	rendered, err := chart.Render(dir, chart.Release{Name: "flyte-actors", Namespace: "flyte"}, chart.RequiredValues())
 	require.NoError(t, err)
 	object := rendered.Object("ClusterRole", "flyte-actors-pool")
 	require.NotNil(t, object, "the chart renders the pool's ClusterRole")

@@ -41,7 +41,7 @@ func TestSecretsNeverReachLogsOrEvents(t *testing.T) {
 
 	propellerLog, err := stack.PropellerLog()
 	require.NoError(t, err)
-	assert.Contains(t, propellerLog, "(TLS auto)", "the executor service speaks TLS")
+	assert.Contains(t, propellerLog, "(TLS auto,", "the executor service speaks TLS")
 	var podLogs []string
 	for _, pod := range stack.Kubelet.StartedPods() {
 		podLogs = append(podLogs, stack.Kubelet.Logs(pod)...)

@@ -113,6 +113,7 @@ func run(d harness.T) error {
 	if err := printExecutors(ctx, stack, warmChain); err != nil {
 		return err
 	}
+	printLogLink(stack, warmChain)
 	var wrong []string
 	for _, r := range rows {
 		if !r.outcome.expected {
@@ -143,6 +144,22 @@ func printExecutors(ctx context.Context, stack *harness.Stack, warmChain string)
 		}
 	}
 	return nil
+}
+
+// printLogLink prints the log links Flyte's console shows for the first task of execution, as
+// propeller sent them to flyteadmin with the task's success.
+func printLogLink(stack *harness.Stack, execution string) {
+	for _, e := range stack.Admin.TaskEvents(execution) {
+		if e.GetPhase() != idlcore.TaskExecution_SUCCEEDED {
+			continue
+		}
+		fmt.Printf("\nthe console's log links of task %s (node %s), on executor pod %v:\n", e.GetTaskId().GetName(),
+			e.GetParentNodeExecutionId().GetNodeId(), e.GetCustomInfo().AsMap()["executorPod"])
+		for _, l := range e.GetLogs() {
+			fmt.Printf("  %-16s %s\n", l.GetName(), l.GetUri())
+		}
+		return
+	}
 }
 
 // gapsWithin returns the gaps between consecutive tasks of one execution.
