@@ -104,3 +104,13 @@ func TestExecutorLossEnsuresTheEnvironmentAtOnce(t *testing.T) {
 	f.pool.DetachExecutor(e, "stream closed")
 	require.Eventually(t, func() bool { return f.cluster.Ensured(spec.Key.ID()) > before }, 2*time.Second, 5*time.Millisecond)
 }
+
+// TestEnvironmentWithoutExecutorsOrTasksGoesAfterItsTTL: a task aborted before any executor attached
+// leaves an environment with nothing queued and no executor; it goes after its TTL like any idle one.
+func TestEnvironmentWithoutExecutorsOrTasksGoesAfterItsTTL(t *testing.T) {
+	f := newPoolFixture(t)
+	spec := pooltest.Spec("env", 50*time.Millisecond)
+	f.submit(t, spec, "a")
+	f.pool.Release("a")
+	require.Eventually(t, func() bool { return f.cluster.Deleted(spec.Key.ID()) == 1 }, 5*time.Second, 5*time.Millisecond)
+}

@@ -95,15 +95,21 @@ func (p *Pool) failUnstartedLocked(env *environment, now time.Time, w *wakeups) 
 	if len(env.sessions) > 0 {
 		return
 	}
+	failed := false
 	for a := env.queue.head; a != nil; {
 		next := a.next
 		if now.Sub(latest(a.queuedAt, env.sessionlessSince)) >= p.opts.StartTimeout {
 			env.queue.remove(a)
 			p.failLocked(a, startTimeoutFailure(env.spec.Key.Name, p.opts.StartTimeout, env.podProblems()), w)
+			failed = true
 		}
 		a = next
 	}
-	p.markIdleLocked(env)
+	// Only a change starts the idle clock: restarting it on every look would keep an environment without
+	// executors or tasks from ever reaching its TTL, and its goroutine looking again at once, forever.
+	if failed {
+		p.markIdleLocked(env)
+	}
 }
 
 // wakeQueuedLocked wakes the owners of env's queued attempts. p.mu must be held.
