@@ -56,6 +56,9 @@ type Admin struct {
 	registry *registry
 	flyte    flyteclient.Interface
 	store    *storage.DataStore
+	// offloadClosure keeps each FlyteWorkflow's static closure in the blob store, as flyteadmin's
+	// useOffloadedWorkflowClosure does (Options.OffloadWorkflowClosure).
+	offloadClosure bool
 
 	mu         sync.Mutex // guards executions
 	executions map[string]*executionRecord
@@ -78,8 +81,8 @@ type executionRecord struct {
 	outputs storage.DataReference
 }
 
-func newAdmin(reg *registry, flyte flyteclient.Interface, store *storage.DataStore) *Admin {
-	return &Admin{registry: reg, flyte: flyte, store: store, executions: map[string]*executionRecord{}}
+func newAdmin(reg *registry, flyte flyteclient.Interface, store *storage.DataStore, offloadClosure bool) *Admin {
+	return &Admin{registry: reg, flyte: flyte, store: store, offloadClosure: offloadClosure, executions: map[string]*executionRecord{}}
 }
 
 // serveAdmin serves a's AdminService on a free loopback port until ctx is done, and returns the address.

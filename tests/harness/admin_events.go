@@ -13,8 +13,9 @@ import (
 // eventLog keeps the execution events propeller sends the harness's flyteadmin: what flyteadmin stores
 // and the Flyte UI shows (a task's phases, with their reasons: why it waits, why it failed).
 type eventLog struct {
-	mu    sync.Mutex // guards tasks
-	tasks []*event.TaskExecutionEvent
+	mu        sync.Mutex // guards tasks and workflows
+	tasks     []*event.TaskExecutionEvent
+	workflows []*event.WorkflowExecutionEvent
 }
 
 // CreateTaskEvent records a task execution event.
@@ -30,9 +31,26 @@ func (a *Admin) CreateNodeEvent(context.Context, *admin.NodeExecutionEventReques
 	return &admin.NodeExecutionEventResponse{}, nil
 }
 
-// CreateWorkflowEvent accepts a workflow execution event (the harness reads the FlyteWorkflow).
-func (a *Admin) CreateWorkflowEvent(context.Context, *admin.WorkflowExecutionEventRequest) (*admin.WorkflowExecutionEventResponse, error) {
+// CreateWorkflowEvent records a workflow execution event (the harness reads phases from the FlyteWorkflow;
+// the events tell when each phase began, as propeller saw it).
+func (a *Admin) CreateWorkflowEvent(_ context.Context, req *admin.WorkflowExecutionEventRequest) (*admin.WorkflowExecutionEventResponse, error) {
+	a.events.mu.Lock()
+	defer a.events.mu.Unlock()
+	a.events.workflows = append(a.events.workflows, proto.Clone(req.GetEvent()).(*event.WorkflowExecutionEvent))
 	return &admin.WorkflowExecutionEventResponse{}, nil
+}
+
+// WorkflowEvents returns the workflow events of execution name, in the order propeller sent them.
+func (a *Admin) WorkflowEvents(execution string) []*event.WorkflowExecutionEvent {
+	a.events.mu.Lock()
+	defer a.events.mu.Unlock()
+	var out []*event.WorkflowExecutionEvent
+	for _, e := range a.events.workflows {
+		if e.GetExecutionId().GetName() == execution {
+			out = append(out, e)
+		}
+	}
+	return out
 }
 
 // TaskEvents returns the task events of execution name, in the order propeller sent them.

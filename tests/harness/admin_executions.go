@@ -15,6 +15,7 @@ import (
 	"github.com/flyteorg/flyte/flytepropeller/pkg/apis/flyteworkflow/v1alpha1"
 	"github.com/flyteorg/flyte/flytepropeller/pkg/compiler/transformers/k8s"
 	"github.com/flyteorg/flyte/flytepropeller/pkg/compiler/validators"
+	"github.com/flyteorg/flyte/flytestdlib/storage"
 )
 
 // CreateExecution launches an execution of a launch plan.
@@ -48,6 +49,11 @@ func (a *Admin) CreateExecution(ctx context.Context, req *admin.ExecutionCreateR
 	if err != nil {
 		return nil, err
 	}
+	if a.offloadClosure {
+		if err := a.offload(ctx, wf, closure); err != nil {
+			return nil, err
+		}
+	}
 	if !a.remember(rec) {
 		return nil, status.Errorf(codes.AlreadyExists, "execution %s already exists", id.GetName())
 	}
@@ -56,6 +62,22 @@ func (a *Admin) CreateExecution(ctx context.Context, req *admin.ExecutionCreateR
 		return nil, status.Errorf(codes.Internal, "failed to create workflow in propeller %v", err)
 	}
 	return &admin.ExecutionCreateResponse{Id: id}, nil
+}
+
+// offload writes wf's static closure to the blob store and leaves only a reference to it in wf, as
+// flyteadmin does with useOffloadedWorkflowClosure: propeller reads the closure back on each round.
+func (a *Admin) offload(ctx context.Context, wf *v1alpha1.FlyteWorkflow, closure *idlcore.CompiledWorkflowClosure) error {
+	ref, err := a.store.ConstructReference(ctx, a.store.GetBaseContainerFQN(ctx), "metadata", "admin", wf.GetNamespace(),
+		wf.GetName(), "closure.pb")
+	if err != nil {
+		return status.Errorf(codes.Internal, "offload closure: %v", err)
+	}
+	if err := a.store.WriteProtobuf(ctx, ref, storage.Options{}, &admin.WorkflowClosure{CompiledWorkflow: closure}); err != nil {
+		return status.Errorf(codes.Internal, "offload closure: %v", err)
+	}
+	wf.WorkflowClosureReference = ref
+	wf.WorkflowSpec, wf.SubWorkflows, wf.Tasks = nil, nil, nil
+	return nil
 }
 
 // executionInputs merges an execution's inputs as flyteadmin does: every given input must be expected

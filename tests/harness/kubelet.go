@@ -46,10 +46,12 @@ type Kubelet struct {
 	// dir holds the pods' volumes.
 	dir string
 
-	mu    sync.Mutex // guards procs, started and logs
+	mu    sync.Mutex // guards procs, started, runs and logs
 	procs map[types.UID]*podProcess
 	// started lists the pods the kubelet started, as namespace/name.
 	started []string
+	// runs lists the container processes that ended, in the order they ended.
+	runs []ContainerRun
 	// logs holds each pod's output lines, by namespace/name.
 	logs map[string][]string
 	wg   sync.WaitGroup
@@ -101,6 +103,29 @@ func (k *Kubelet) StartedPods() []string {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	return append([]string(nil), k.started...)
+}
+
+// ContainerRun is one container process the kubelet ran to its end.
+type ContainerRun struct {
+	// Pod is the pod's namespace/name; Container the container's name; Init whether it is an init container.
+	Pod, Container string
+	Init           bool
+	// Start is when the process started, End when it exited.
+	Start, End time.Time
+	ExitCode   int32
+}
+
+// ContainerRuns returns the container processes that ran to their end so far, in the order they ended.
+func (k *Kubelet) ContainerRuns() []ContainerRun {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return append([]ContainerRun(nil), k.runs...)
+}
+
+func (k *Kubelet) recordRun(run ContainerRun) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.runs = append(k.runs, run)
 }
 
 // Logs returns the output lines of pod namespace/name so far.

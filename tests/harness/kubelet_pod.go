@@ -135,8 +135,10 @@ func (r *podRun) runContainer(ctx context.Context, c *corev1.Container, status *
 		if !ok {
 			return 0, false
 		}
+		finished := time.Now()
+		r.k.recordRun(ContainerRun{Pod: r.proc.key, Container: c.Name, Init: init, Start: started, End: finished, ExitCode: code})
 		terminated := &corev1.ContainerStateTerminated{ExitCode: code, Reason: "Completed",
-			StartedAt: metav1.NewTime(started), FinishedAt: metav1.Now()}
+			StartedAt: metav1.NewTime(started), FinishedAt: metav1.NewTime(finished)}
 		if code != 0 {
 			terminated.Reason = "Error"
 			if c.TerminationMessagePolicy == corev1.TerminationMessageFallbackToLogsOnError {

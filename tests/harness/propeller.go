@@ -222,6 +222,8 @@ type propellerSettings struct {
 	// ProductConfig, if set, is propeller configuration loaded after the harness's own (see
 	// Options.PropellerConfig); the harness then leaves plugins.actor to it.
 	ProductConfig string
+	// Tuning is configuration loaded after every other file (Options.PropellerTuning).
+	Tuning []string
 	// AdvertiseAddress is what executors dial: the pool itself, or the service proxy in front of it.
 	AdvertiseAddress string
 	// LeaderElection runs propeller with leader election; ShardKeys makes it a shard selecting those
@@ -281,8 +283,8 @@ func startPropeller(ctx context.Context, root, dir string, kube *rest.Config, s 
 		_ = logFile.Close()
 		return nil, err
 	}
-	if s.ProductConfig != "" {
-		if configPath, err = writeProductConfig(dir, configPath, s.ProductConfig); err != nil {
+	if s.ProductConfig != "" || len(s.Tuning) > 0 {
+		if configPath, err = writeConfigLayers(dir, configPath, s.ProductConfig, s.Tuning); err != nil {
 			return nil, err
 		}
 	}

@@ -7,6 +7,7 @@ import (
 	"hash/fnv"
 	"os"
 	"strings"
+	"time"
 
 	"k8s.io/apimachinery/pkg/util/rand"
 	"k8s.io/client-go/rest"
@@ -52,6 +53,16 @@ func (p *Propeller) Restart(kill bool) error {
 	p.Stop(kill)
 	return p.Start()
 }
+
+// Tune sets the configuration files loaded after every other file (Options.PropellerTuning) from the
+// next Start or Restart on; none removes them.
+func (p *Propeller) Tune(files ...string) { p.settings.Tuning = files }
+
+// Tuning is the configuration loaded after every other file, as last set.
+func (p *Propeller) Tuning() []string { return append([]string(nil), p.settings.Tuning...) }
+
+// CPUTime is the processor time the running FlytePropeller has used so far (user and system).
+func (p *Propeller) CPUTime() (time.Duration, error) { return processCPUTime(p.PID()) }
 
 // PID returns the process id of the running FlytePropeller.
 func (p *Propeller) PID() int { return p.proc.cmd.Process.Pid }

@@ -27,10 +27,10 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	flyteclient "github.com/flyteorg/flyte/flytepropeller/pkg/client/clientset/versioned"
-
-	"github.com/flyteactors/flyteactors/actorpool/kubepods"
 	"github.com/flyteorg/flyte/flytestdlib/promutils"
 	"github.com/flyteorg/flyte/flytestdlib/storage"
+
+	"github.com/flyteactors/flyteactors/actorpool/kubepods"
 )
 
 // Options tune a Stack.
@@ -65,6 +65,16 @@ type Options struct {
 	Shards [][]string
 	// NamespaceLabels label the stack's namespace, e.g. Pod Security admission's enforce label.
 	NamespaceLabels map[string]string
+	// OffloadWorkflowClosure makes the stack's flyteadmin keep each FlyteWorkflow's static part (its
+	// nodes, tasks and subworkflows) in the blob store and only a reference to it in the FlyteWorkflow, as
+	// flyteadmin's useOffloadedWorkflowClosure setting does.
+	OffloadWorkflowClosure bool
+	// MeterPropellerAPI puts an APIMeter between FlytePropeller and the API server (Stack.PropellerAPI).
+	MeterPropellerAPI bool
+	// PropellerTuning are FlytePropeller configuration files (YAML) loaded after every other file, in
+	// order, as an operator's overrides are: queue settings, plugins.actor keys. Propeller.Tune changes
+	// them later.
+	PropellerTuning []string
 }
 
 // ServiceName is the Service the actor pool of a stack with replicas publishes itself on.
@@ -92,6 +102,8 @@ type Stack struct {
 	StorageRoot string
 	// Timings records how long each part took to start.
 	Timings map[string]time.Duration
+	// PropellerAPI counts FlytePropeller's requests to the API server, with Options.MeterPropellerAPI.
+	PropellerAPI *APIMeter
 
 	root, dir                string
 	project, domain, version string
@@ -220,7 +232,7 @@ func start(t T, workflowSrc string, opts Options) (*Stack, error) {
 	s.Kubelet = kubelet
 	lap("kubelet")
 
-	s.Admin = newAdmin(s.registry, s.Flyte, s.Store)
+	s.Admin = newAdmin(s.registry, s.Flyte, s.Store, opts.OffloadWorkflowClosure)
 	adminAddress, err := serveAdmin(ctx, s.Admin)
 	if err != nil {
 		return nil, err
@@ -233,10 +245,15 @@ func start(t T, workflowSrc string, opts Options) (*Stack, error) {
 			return nil, err
 		}
 	}
+	if opts.MeterPropellerAPI {
+		if s.PropellerAPI, propellerKube, err = startAPIMeter(ctx, propellerKube); err != nil {
+			return nil, err
+		}
+	}
 	base := propellerSettings{
 		Namespace: s.Namespace, AdminAddress: adminAddress, StorageRoot: s.StorageRoot, Bucket: Bucket,
 		ExecutorImage: ExecutorImage, StartTimeout: opts.StartTimeout, LogLevel: opts.PropellerLogLevel,
-		ProductConfig: opts.PropellerConfig, LogViewer: LogViewer,
+		ProductConfig: opts.PropellerConfig, Tuning: opts.PropellerTuning, LogViewer: LogViewer,
 	}
 	settings, err := s.propellerLayout(ctx, t, base, opts)
 	if err != nil {

@@ -70,7 +70,7 @@ type Execution struct {
 	Error *idlcore.ExecutionError
 	// AbortCause is the cause given to TerminateExecution, once the execution was aborted.
 	AbortCause string
-	// Started is when the harness launched the execution; Finished when it saw it end.
+	// Started is when the harness launched the execution; Finished when propeller recorded its end.
 	Started, Finished time.Time
 	// Outputs are the execution's outputs, once it succeeded.
 	Outputs *idlcore.LiteralMap
@@ -78,7 +78,7 @@ type Execution struct {
 	stack *Stack
 }
 
-// Duration is the execution's wall time, from launching it to seeing it end.
+// Duration is the execution's wall time, from launching it to its end.
 func (e *Execution) Duration() time.Duration { return e.Finished.Sub(e.Started) }
 
 // Launch starts an execution of launch plan lpName of reg (a workflow's default launch plan has the
@@ -160,22 +160,48 @@ func (e *Execution) Abort(ctx context.Context, cause string) error {
 // execution that does not succeed is an error that lists its nodes' phases and messages.
 func (e *Execution) Wait(ctx context.Context, timeout time.Duration) error {
 	deadline := time.Now().Add(timeout)
+	// Propeller's terminal workflow event says at once that the execution ended; reading the execution
+	// (its FlyteWorkflow) is costly, for the API server and this process, so it is read on such an event
+	// and otherwise only now and then, for an end no event tells (an abort of a workflow propeller never
+	// ran).
+	var lastRead time.Time
 	for time.Now().Before(deadline) {
-		if err := e.Refresh(ctx); err != nil {
-			return err
-		}
-		if terminal(e.Phase) {
-			e.Finished = time.Now()
-			return e.ended(ctx)
+		if e.terminalEventSeen() || time.Since(lastRead) >= 500*time.Millisecond {
+			if err := e.Refresh(ctx); err != nil {
+				return err
+			}
+			lastRead = time.Now()
+			if terminal(e.Phase) {
+				e.Finished = e.endedAt()
+				return e.ended(ctx)
+			}
 		}
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
-		case <-time.After(20 * time.Millisecond):
+		case <-time.After(10 * time.Millisecond):
 		}
 	}
 	return fmt.Errorf("execution %s still %s after %s\n%s\npropeller's log:\n%s", e.Name, e.Phase, timeout,
 		describeNodes(e.Workflow), e.stack.propellerTails(80))
+}
+
+// terminalEventSeen reports whether propeller sent the execution's terminal workflow event.
+func (e *Execution) terminalEventSeen() bool {
+	events := e.stack.Admin.WorkflowEvents(e.Name)
+	return len(events) > 0 && terminal(events[len(events)-1].GetPhase())
+}
+
+// endedAt is when propeller recorded the execution's end (its terminal workflow event), or now if it
+// sent none: the harness polls, so seeing the end comes up to a poll later.
+func (e *Execution) endedAt() time.Time {
+	events := e.stack.Admin.WorkflowEvents(e.Name)
+	for i := len(events) - 1; i >= 0; i-- {
+		if terminal(events[i].GetPhase()) && events[i].GetOccurredAt() != nil {
+			return events[i].GetOccurredAt().AsTime()
+		}
+	}
+	return time.Now()
 }
 
 // propellerTails returns the last n lines of each propeller's log.
