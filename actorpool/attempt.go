@@ -36,7 +36,9 @@ import (
 // submitted again and still queued when its executor reports it is that executor's
 // (adoptRunLocked, adoptResultLocked): nothing runs twice.
 type attempt struct {
-	id      string
+	id string
+	// name is the task's name (Task.Name).
+	name    string
 	command []string
 	envVars []EnvVar
 	owner   types.NamespacedName
@@ -64,13 +66,15 @@ type attempt struct {
 	// queue is the queue the attempt waits in, with its neighbours there; nil when not queued.
 	queue      *attemptQueue
 	prev, next *attempt
+	// ended is closed when the attempt succeeds or fails (AwaitEnd).
+	ended chan struct{}
 }
 
 // newAttempt returns the record of a submitted task, queued in nothing yet. It keeps only what the
 // attempt needs, not the environment's pod, which the environment holds once for all its attempts.
 func newAttempt(t Task, env *environment, now time.Time) *attempt {
-	return &attempt{id: t.ID, command: t.Command, envVars: t.Env, owner: t.Owner, env: env,
-		status: TaskStatus{phase: TaskQueued}, lastSeen: now}
+	return &attempt{id: t.ID, name: t.Name, command: t.Command, envVars: t.Env, owner: t.Owner, env: env,
+		status: TaskStatus{phase: TaskQueued}, lastSeen: now, ended: make(chan struct{})}
 }
 
 // isQueued reports whether the attempt waits in its environment's queue.
@@ -141,6 +145,10 @@ func (p *Pool) recordLocked(a *attempt, r Result, w *wakeups) {
 		return
 	}
 	a.status.phase = TaskSucceeded
+	close(a.ended)
+	if !r.StartedAt.IsZero() && !r.FinishedAt.Before(r.StartedAt) {
+		a.env.runTimes.note(a.name, r.FinishedAt.Sub(r.StartedAt))
+	}
 	p.metrics.attemptEnded(nil)
 	w.add(a.owner)
 }
@@ -155,6 +163,7 @@ func (p *Pool) failLocked(a *attempt, f Failure, w *wakeups) bool {
 	f.Message = contract.TruncateMessage(f.Message)
 	a.status.phase = TaskFailed
 	a.status.failure = &f
+	close(a.ended)
 	p.metrics.attemptEnded(&f)
 	w.add(a.owner)
 	return true
@@ -196,7 +205,8 @@ func (p *Pool) newOrphanLocked(id string, s *Session, held *Result) bool {
 	if len(s.orphans) >= s.maxOrphans() {
 		return false
 	}
-	a := &attempt{id: id, env: s.env, session: s, orphanSince: p.opts.Now(), held: held, resultHeld: held != nil}
+	a := &attempt{id: id, env: s.env, session: s, orphanSince: p.opts.Now(), held: held, resultHeld: held != nil,
+		ended: make(chan struct{})}
 	if held == nil {
 		a.status.phase = TaskRunning
 		s.takeSlot(a)
@@ -218,7 +228,7 @@ func adoptsOrphan(a *attempt, t Task) bool { return a.env.spec.Key.SameDefinitio
 func (p *Pool) adoptOrphanLocked(a *attempt, t Task, w *wakeups) {
 	delete(a.session.orphans, a.id)
 	a.orphanSince = time.Time{}
-	a.command, a.envVars, a.owner, a.lastSeen = t.Command, t.Env, t.Owner, p.opts.Now()
+	a.name, a.command, a.envVars, a.owner, a.lastSeen = t.Name, t.Command, t.Env, t.Owner, p.opts.Now()
 	a.status.Executor = a.session.podName
 	if r := a.held; r != nil {
 		a.held = nil

@@ -52,6 +52,8 @@ type environment struct {
 	sessionlessSince time.Time
 	// wake asks the environment's goroutine to look again; it never blocks a sender.
 	wake chan struct{}
+	// runTimes are how long the environment's tasks ran lately, by task name.
+	runTimes runTimes
 }
 
 func newEnvironment(spec EnvironmentSpec, id string) *environment {

@@ -2,6 +2,7 @@ package actorpool
 
 import (
 	"context"
+	"time"
 
 	"github.com/flyteorg/flyte/flytestdlib/logger"
 )
@@ -92,4 +93,54 @@ func (p *Pool) Release(id string) {
 	default:
 		p.releaseLocked(a)
 	}
+}
+
+// Prewarm starts an environment's executors before any of its tasks is submitted: a workflow that will
+// need it has started (lookahead). An environment the pool already runs is left as it is; a new one is
+// idle from now, so it goes after its TTL if no task comes, as any idle environment does. It reports
+// whether it started the environment.
+func (p *Pool) Prewarm(ctx context.Context, spec EnvironmentSpec) (bool, error) {
+	if err := spec.Validate(); err != nil {
+		return false, err
+	}
+	started := false
+	p.update(func(*wakeups) {
+		if env, known := p.environments[spec.Key.ID()]; known && !env.discovered {
+			return
+		}
+		env := p.environmentLocked(spec)
+		env.idleSince = p.opts.Now()
+		started = true
+	})
+	if started {
+		logger.Infof(ctx, "environment %s prewarmed: a workflow that starts will need it", spec.Key)
+	}
+	return started, nil
+}
+
+// AwaitEnd waits, for at most budget, for an attempt an executor runs (or was sent) to end, if its task
+// typically ends within budget (the median of its recent runs in its environment), and returns its
+// status then, as Status does. An attempt that is queued, ended, unknown, or whose task runs longer or
+// has not run yet, is not waited for. It lets the plugin's caller, a round of FlytePropeller, go on with
+// the workflow at once instead of waiting to be woken.
+func (p *Pool) AwaitEnd(ctx context.Context, id string, budget time.Duration) (TaskStatus, bool) {
+	p.mu.Lock()
+	a, ok := p.attempts[id]
+	var ended <-chan struct{}
+	if ok && !a.isOrphan() && (a.status.phase == TaskAssigned || a.status.phase == TaskRunning) {
+		if typical, known := a.env.runTimes.typical(a.name); known && typical <= budget {
+			ended = a.ended
+		}
+	}
+	p.mu.Unlock()
+	if ended != nil {
+		timer := time.NewTimer(budget)
+		select {
+		case <-ended:
+		case <-timer.C:
+		case <-ctx.Done():
+		}
+		timer.Stop()
+	}
+	return p.Status(id)
 }

@@ -126,3 +126,104 @@ func TestWaitingReasonChangeBumpsTheVersion(t *testing.T) {
 	}, 5*time.Second, 5*time.Millisecond)
 	assert.Greater(t, later.Version, first.Version, "a new reason, a new version")
 }
+
+func TestPrewarmStartsTheEnvironmentBeforeItsFirstTask(t *testing.T) {
+	f := newPoolFixture(t)
+	spec := pooltest.Spec("env", time.Hour)
+	started, err := f.pool.Prewarm(context.Background(), spec)
+	require.NoError(t, err)
+	assert.True(t, started)
+	require.Eventually(t, func() bool { return f.cluster.Ensured(spec.Key.ID()) == 1 }, 5*time.Second, 2*time.Millisecond,
+		"the executors start with no task submitted")
+
+	again, err := f.pool.Prewarm(context.Background(), spec)
+	require.NoError(t, err)
+	assert.False(t, again, "an environment the pool runs is left as it is")
+
+	// The first task finds the executor warm: assigned at once.
+	_, link, _ := f.attach(t, spec, "pod-1", nil, nil)
+	f.submit(t, spec, "a")
+	assert.Equal(t, actorpool.TaskAssigned, phaseOf(t, f.pool, "a"))
+	assert.Equal(t, []string{"assign a"}, link.Messages())
+	assert.Equal(t, 1, f.cluster.Ensured(spec.Key.ID()), "the task used the prewarmed environment")
+}
+
+func TestPrewarmedEnvironmentNobodyUsesGoesAfterItsTTL(t *testing.T) {
+	f := newPoolFixture(t)
+	spec := pooltest.Spec("env", 50*time.Millisecond)
+	_, err := f.pool.Prewarm(context.Background(), spec)
+	require.NoError(t, err)
+	require.Eventually(t, func() bool { return f.cluster.Deleted(spec.Key.ID()) == 1 }, 5*time.Second, 5*time.Millisecond)
+}
+
+func TestPrewarmRefusesAnInvalidSpec(t *testing.T) {
+	f := newPoolFixture(t)
+	spec := pooltest.Spec("env", time.Hour)
+	spec.Replicas = 0
+	_, err := f.pool.Prewarm(context.Background(), spec)
+	assert.ErrorContains(t, err, "replicas must be at least 1")
+}
+
+func TestAwaitEndWaitsForATaskThatTypicallyEndsWithinTheBudget(t *testing.T) {
+	f := newPoolFixture(t)
+	spec := pooltest.Spec("env", time.Hour)
+	_, err := f.pool.Prewarm(context.Background(), spec)
+	require.NoError(t, err)
+	e, _, _ := f.attach(t, spec, "pod-1", nil, nil)
+	run := func(id string, took time.Duration) {
+		f.submit(t, spec, id)
+		start := time.Now()
+		f.pool.TaskFinished(e, actorpool.Result{TaskID: id, StartedAt: start, FinishedAt: start.Add(took)})
+		f.pool.Release(id)
+	}
+	// Not run yet: nothing to go by, no wait.
+	f.submit(t, spec, "first")
+	begin := time.Now()
+	s, ok := f.pool.AwaitEnd(context.Background(), "first", time.Second)
+	require.True(t, ok)
+	assert.Equal(t, actorpool.TaskAssigned, s.Phase())
+	assert.Less(t, time.Since(begin), 500*time.Millisecond)
+	f.pool.TaskFinished(e, actorpool.Result{TaskID: "first", StartedAt: time.Now(), FinishedAt: time.Now().Add(time.Millisecond)})
+	f.pool.Release("first")
+
+	run("second", 2*time.Millisecond)
+	f.submit(t, spec, "third")
+	go func() {
+		time.Sleep(20 * time.Millisecond)
+		f.pool.TaskFinished(e, actorpool.Result{TaskID: "third", StartedAt: time.Now(), FinishedAt: time.Now()})
+	}()
+	s, ok = f.pool.AwaitEnd(context.Background(), "third", 10*time.Second)
+	require.True(t, ok)
+	assert.Equal(t, actorpool.TaskSucceeded, s.Phase(), "returns as the task ends")
+	f.pool.Release("third")
+
+	// A task that typically runs longer than the budget is not waited for.
+	for i := range 8 {
+		run(fmt.Sprintf("slow-%d", i), time.Minute)
+	}
+	f.submit(t, spec, "slow")
+	begin = time.Now()
+	s, _ = f.pool.AwaitEnd(context.Background(), "slow", 5*time.Second)
+	assert.Equal(t, actorpool.TaskAssigned, s.Phase())
+	assert.Less(t, time.Since(begin), time.Second)
+}
+
+func TestAwaitEndGivesUpAtTheBudget(t *testing.T) {
+	f := newPoolFixture(t)
+	spec := pooltest.Spec("env", time.Hour)
+	f.submit(t, spec, "a")
+	e, _, _ := f.attach(t, spec, "pod-1", nil, nil)
+	f.pool.TaskFinished(e, actorpool.Result{TaskID: "a", StartedAt: time.Now(), FinishedAt: time.Now()})
+	f.pool.Release("a")
+	f.submit(t, spec, "b")
+	begin := time.Now()
+	s, ok := f.pool.AwaitEnd(context.Background(), "b", 50*time.Millisecond)
+	require.True(t, ok)
+	assert.Equal(t, actorpool.TaskAssigned, s.Phase())
+	assert.GreaterOrEqual(t, time.Since(begin), 50*time.Millisecond)
+	f.submit(t, spec, "queued")
+	begin = time.Now()
+	s, _ = f.pool.AwaitEnd(context.Background(), "queued", time.Second)
+	assert.Equal(t, actorpool.TaskQueued, s.Phase(), "a queued task is not waited for")
+	assert.Less(t, time.Since(begin), 500*time.Millisecond)
+}

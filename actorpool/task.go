@@ -11,6 +11,9 @@ type Task struct {
 	// ID is the attempt's unique generated name. It never names two attempts, so it is the key of
 	// everything the pool keeps about the task.
 	ID string
+	// Name is the task's name (its template's), the same for all its attempts: the pool learns how long
+	// each task of an environment runs.
+	Name string
 	// Environment is the environment that runs the task.
 	Environment EnvironmentSpec
 	// Command is the argv the task's pod would have run, already rendered.

@@ -268,7 +268,7 @@ func Spec(name string, ttl time.Duration) actorpool.EnvironmentSpec {
 
 // Task returns a valid attempt id of spec, owned by workflow "wf-<id>".
 func Task(id string, spec actorpool.EnvironmentSpec) actorpool.Task {
-	return actorpool.Task{ID: id, Environment: spec, Command: []string{"pyflyte-execute"},
+	return actorpool.Task{ID: id, Name: "task", Environment: spec, Command: []string{"pyflyte-execute"},
 		Owner: types.NamespacedName{Namespace: "ns", Name: "wf-" + id}}
 }
 
