@@ -3,11 +3,11 @@ package plugin
 import (
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
+
 	"github.com/flyteorg/flyte/flyteplugins/go/tasks/config"
 	"github.com/flyteorg/flyte/flyteplugins/go/tasks/pluginmachinery/tasklog"
 	stdconfig "github.com/flyteorg/flyte/flytestdlib/config"
-
-	corev1 "k8s.io/api/core/v1"
 
 	"github.com/flyteactors/flyteactors/actorpool"
 	"github.com/flyteactors/flyteactors/actorpool/executorsvc"
@@ -59,9 +59,32 @@ type Config struct {
 	MaxTTL stdconfig.Duration `json:"max-ttl" pflag:",Longest ttl_seconds an environment may ask for."`
 	// Endpoint publishes the pool as the one endpoint of the Service executors dial.
 	Endpoint EndpointConfig `json:"endpoint"`
+	// WaitInRound lets a round of FlytePropeller wait for a short actor task to end.
+	WaitInRound WaitInRoundConfig `json:"wait-in-round"`
+	// Prewarm starts a workflow's environments when it starts.
+	Prewarm PrewarmConfig `json:"prewarm"`
 	// LogTemplates are log links of actor tasks beside those plugins.logs configures for pods, with
 	// the executor pod as the pod and the task's own start and end as the pod's.
 	LogTemplates []tasklog.TemplateLogPlugin `json:"log-templates" pflag:"-,Log links of actor tasks, beside plugins.logs' (same form as plugins.logs.templates): the executor pod as the pod, the task's own start and end as the pod's start and finish times, {{.actorTaskID}} and {{.actorEnvironment}} too."`
+}
+
+// WaitInRoundConfig lets a round of FlytePropeller that finds an actor task on an executor wait for it to
+// end, when the task typically ends soon: the workflow then goes on to its next node in the same streak of
+// rounds, instead of waiting for the pool's wake-up to come through propeller's workqueue.
+type WaitInRoundConfig struct {
+	// MaxWait is the longest a round waits; 0 turns waiting off.
+	MaxWait stdconfig.Duration `json:"max-wait" pflag:",How long a round of FlytePropeller that finds an actor task on an executor waits for it to end, when the task's recent runs in its environment (their median) took no longer: the workflow then goes on to its next node in the same streak of rounds instead of waiting for a wake-up through propeller's workqueue (with the batch queue the next batch, with flyte-core's queue settings at least 5 s). 0 turns it off."`
+	// MaxWaiting bounds the rounds that wait at once.
+	MaxWaiting int `json:"max-waiting" pflag:",Most rounds that wait at once, each holding a propeller worker; 0: a quarter of propeller.workers, at least 1."`
+}
+
+// PrewarmConfig is lookahead prewarm: when a workflow starts, the executors of the actor environments
+// its task nodes use start, while its first nodes run.
+type PrewarmConfig struct {
+	// Enabled turns lookahead prewarm on.
+	Enabled bool `json:"enabled" pflag:",When a workflow starts, start the executors of the actor environments its task nodes (its subworkflows' and map tasks' too) use, so that they are warm when its actor tasks come; an environment then unused goes after its TTL."`
+	// MaxEnvironments bounds the environments one workflow prewarms.
+	MaxEnvironments int `json:"max-environments" pflag:",Most actor environments one workflow prewarms (the first met, in node order)."`
 }
 
 // EndpointConfig says how the pool publishes itself as the endpoint of the Service its executors dial.
@@ -122,6 +145,8 @@ var (
 		MaxTTL:                  stdconfig.Duration{Duration: 24 * time.Hour},
 		TLS:                     TLSConfig{Mode: tlsAuto, SecretName: "flyte-actors-tls"},
 		Endpoint:                EndpointConfig{Service: "flyte-actors{shard}"},
+		Prewarm:                 PrewarmConfig{Enabled: true, MaxEnvironments: 10},
+		WaitInRound:             WaitInRoundConfig{MaxWait: stdconfig.Duration{Duration: 100 * time.Millisecond}},
 	}
 
 	configSection = config.MustRegisterSubSection(pluginID, &defaultConfig)

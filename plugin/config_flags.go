@@ -5,9 +5,8 @@ package plugin
 
 import (
 	"encoding/json"
-	"reflect"
-
 	"fmt"
+	"reflect"
 
 	"github.com/spf13/pflag"
 )
@@ -78,5 +77,9 @@ func (cfg Config) GetPFlagSet(prefix string) *pflag.FlagSet {
 	cmdFlags.String(fmt.Sprintf("%v%v", prefix, "endpoint.service"), defaultConfig.Endpoint.Service, "Service executors dial (the pool creates it,  without a selector,  if it does not exist); {shard} becomes -<shard> in a shard of FlytePropeller.")
 	cmdFlags.String(fmt.Sprintf("%v%v", prefix, "endpoint.namespace"), defaultConfig.Endpoint.Namespace, "Namespace of service; empty: FlytePropeller's own (POD_NAMESPACE),  else flyte.")
 	cmdFlags.String(fmt.Sprintf("%v%v", prefix, "endpoint.address"), defaultConfig.Endpoint.Address, "IP address published for this pool; empty: the POD_IP variable,  else this host's first non-loopback address.")
+	cmdFlags.String(fmt.Sprintf("%v%v", prefix, "wait-in-round.max-wait"), defaultConfig.WaitInRound.MaxWait.String(), "How long a round of FlytePropeller that finds an actor task on an executor waits for it to end,  when the task's recent runs in its environment (their median) took no longer: the workflow then goes on to its next node in the same streak of rounds instead of waiting for a wake-up through propeller's workqueue (with the batch queue the next batch,  with flyte-core's queue settings at least 5 s). 0 turns it off.")
+	cmdFlags.Int(fmt.Sprintf("%v%v", prefix, "wait-in-round.max-waiting"), defaultConfig.WaitInRound.MaxWaiting, "Most rounds that wait at once,  each holding a propeller worker; 0: a quarter of propeller.workers,  at least 1.")
+	cmdFlags.Bool(fmt.Sprintf("%v%v", prefix, "prewarm.enabled"), defaultConfig.Prewarm.Enabled, "When a workflow starts,  start the executors of the actor environments its task nodes (its subworkflows' and map tasks' too) use,  so that they are warm when its actor tasks come; an environment then unused goes after its TTL.")
+	cmdFlags.Int(fmt.Sprintf("%v%v", prefix, "prewarm.max-environments"), defaultConfig.Prewarm.MaxEnvironments, "Most actor environments one workflow prewarms (the first met,  in node order).")
 	return cmdFlags
 }

@@ -491,4 +491,60 @@ func TestConfig_SetFlags(t *testing.T) {
 			}
 		})
 	})
+	t.Run("Test_wait-in-round.max-wait", func(t *testing.T) {
+
+		t.Run("Override", func(t *testing.T) {
+			testValue := defaultConfig.WaitInRound.MaxWait.String()
+
+			cmdFlags.Set("wait-in-round.max-wait", testValue)
+			if vString, err := cmdFlags.GetString("wait-in-round.max-wait"); err == nil {
+				testDecodeJson_Config(t, fmt.Sprintf("%v", vString), &actual.WaitInRound.MaxWait)
+
+			} else {
+				assert.FailNow(t, err.Error())
+			}
+		})
+	})
+	t.Run("Test_wait-in-round.max-waiting", func(t *testing.T) {
+
+		t.Run("Override", func(t *testing.T) {
+			testValue := "1"
+
+			cmdFlags.Set("wait-in-round.max-waiting", testValue)
+			if vInt, err := cmdFlags.GetInt("wait-in-round.max-waiting"); err == nil {
+				testDecodeJson_Config(t, fmt.Sprintf("%v", vInt), &actual.WaitInRound.MaxWaiting)
+
+			} else {
+				assert.FailNow(t, err.Error())
+			}
+		})
+	})
+	t.Run("Test_prewarm.enabled", func(t *testing.T) {
+
+		t.Run("Override", func(t *testing.T) {
+			testValue := "1"
+
+			cmdFlags.Set("prewarm.enabled", testValue)
+			if vBool, err := cmdFlags.GetBool("prewarm.enabled"); err == nil {
+				testDecodeJson_Config(t, fmt.Sprintf("%v", vBool), &actual.Prewarm.Enabled)
+
+			} else {
+				assert.FailNow(t, err.Error())
+			}
+		})
+	})
+	t.Run("Test_prewarm.max-environments", func(t *testing.T) {
+
+		t.Run("Override", func(t *testing.T) {
+			testValue := "1"
+
+			cmdFlags.Set("prewarm.max-environments", testValue)
+			if vInt, err := cmdFlags.GetInt("prewarm.max-environments"); err == nil {
+				testDecodeJson_Config(t, fmt.Sprintf("%v", vInt), &actual.Prewarm.MaxEnvironments)
+
+			} else {
+				assert.FailNow(t, err.Error())
+			}
+		})
+	})
 }

@@ -8,10 +8,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/flyteorg/flyte/flyteplugins/go/tasks/pluginmachinery"
 	pluginsCore "github.com/flyteorg/flyte/flyteplugins/go/tasks/pluginmachinery/core"
 	"github.com/flyteorg/flyte/flyteplugins/go/tasks/pluginmachinery/tasklog"
+	propellerconfig "github.com/flyteorg/flyte/flytepropeller/pkg/controller/config"
+	"github.com/flyteorg/flyte/flytestdlib/otelutils"
 
 	"github.com/flyteactors/flyteactors/actorpool"
 )
@@ -37,6 +40,9 @@ type Pool interface {
 	Status(id string) (actorpool.TaskStatus, bool)
 	// Release forgets an attempt, cancelling it if it still runs.
 	Release(id string)
+	// AwaitEnd waits up to budget for an attempt an executor runs to end, if its task typically ends
+	// within budget, and then returns what Status does.
+	AwaitEnd(ctx context.Context, id string, budget time.Duration) (actorpool.TaskStatus, bool)
 }
 
 // Plugin is the actor core plugin.
@@ -48,6 +54,9 @@ type Plugin struct {
 	shard string
 	// logPlugin builds the log links of actor tasks.
 	logPlugin tasklog.Plugin
+	// waiting holds a token for each round waiting for its attempt to end (WaitInRound); nil when
+	// rounds never wait.
+	waiting chan struct{}
 }
 
 var _ pluginsCore.Plugin = (*Plugin)(nil)
@@ -59,7 +68,11 @@ func New(pool Pool, cfg *Config, shard string) (*Plugin, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Plugin{pool: pool, cfg: cfg, shard: shard, logPlugin: logPlugin}, nil
+	p := &Plugin{pool: pool, cfg: cfg, shard: shard, logPlugin: logPlugin}
+	if cfg.WaitInRound.MaxWait.Duration > 0 {
+		p.waiting = make(chan struct{}, maxWaitingRounds(cfg.WaitInRound.MaxWaiting, propellerconfig.GetConfig().Workers))
+	}
+	return p, nil
 }
 
 // GetID returns "actor".
@@ -70,6 +83,10 @@ func (p *Plugin) GetProperties() pluginsCore.PluginProperties { return pluginsCo
 
 // Handle submits the attempt if the pool does not know it yet, then reports the pool's view of it.
 func (p *Plugin) Handle(ctx context.Context, tCtx pluginsCore.TaskExecutionContext) (pluginsCore.Transition, error) {
+	// A span in propeller's trace (otel configuration), beside its own of the round and the task handler.
+	// Calls keep the caller's context: Flyte's plugin test harness expects it unchanged.
+	_, span := otelutils.NewSpan(ctx, otelutils.FlytePropellerTracer, "flyteactors.plugin.Plugin/Handle")
+	defer span.End()
 	id := tCtx.TaskExecutionMetadata().GetTaskExecutionID().GetGeneratedName()
 	status, known := p.pool.Status(id)
 	if !known {
@@ -88,7 +105,43 @@ func (p *Plugin) Handle(ctx context.Context, tCtx pluginsCore.TaskExecutionConte
 			return pluginsCore.UnknownTransition, fmt.Errorf("actor task %s vanished right after it was submitted", id)
 		}
 	}
+	if phase := status.Phase(); phase == actorpool.TaskAssigned || phase == actorpool.TaskRunning {
+		status = p.awaitEnd(ctx, id, status)
+	}
 	return p.transition(ctx, tCtx, status)
+}
+
+// awaitEnd lets the round wait a little for an attempt on an executor to end, when its task typically
+// ends within plugins.actor.wait-in-round.max-wait: the round then reports the attempt's end, and
+// FlytePropeller goes on to the workflow's next node in the same streak of rounds, instead of waiting for
+// the pool's wake-up to come through its workqueue (with the batch queue, the next batch; with
+// flyte-core's queue settings, at least 5 s). A waiting round holds a propeller worker, so at most
+// max-waiting rounds wait at once; the others return at once, as without waiting.
+func (p *Plugin) awaitEnd(ctx context.Context, id string, status actorpool.TaskStatus) actorpool.TaskStatus {
+	if p.waiting == nil {
+		return status
+	}
+	select {
+	case p.waiting <- struct{}{}:
+	default:
+		return status
+	}
+	defer func() { <-p.waiting }()
+	_, span := otelutils.NewSpan(ctx, otelutils.FlytePropellerTracer, "flyteactors.plugin.Plugin/awaitEnd")
+	defer span.End()
+	if later, known := p.pool.AwaitEnd(ctx, id, p.cfg.WaitInRound.MaxWait.Duration); known {
+		return later
+	}
+	return status
+}
+
+// maxWaitingRounds is how many rounds may wait for their attempts at once: configured, or a quarter of
+// FlytePropeller's workers, at least one.
+func maxWaitingRounds(configured, workers int) int {
+	if configured > 0 {
+		return configured
+	}
+	return max(1, workers/4)
 }
 
 // Abort stops the attempt wherever it is.

@@ -21,6 +21,9 @@ type runningPool struct{ status actorpool.TaskStatus }
 func (p runningPool) Submit(context.Context, actorpool.Task) error { return nil }
 func (p runningPool) Status(string) (actorpool.TaskStatus, bool)   { return p.status, true }
 func (p runningPool) Release(string)                               {}
+func (p runningPool) AwaitEnd(context.Context, string, time.Duration) (actorpool.TaskStatus, bool) {
+	return p.status, true
+}
 
 // fastContext is the part of a TaskExecutionContext that Handle reads for a task the pool knows; a
 // mockery mock would measure testify, not Handle.
@@ -30,6 +33,9 @@ type fastContext struct {
 }
 
 func (c fastContext) TaskExecutionMetadata() pluginsCore.TaskExecutionMetadata { return c.meta }
+func (c fastContext) TaskReader() pluginsCore.TaskReader {
+	return templateReader{&idlcore.TaskTemplate{}}
+}
 
 type fastMetadata struct {
 	pluginsCore.TaskExecutionMetadata
@@ -37,11 +43,13 @@ type fastMetadata struct {
 }
 
 func (m fastMetadata) GetTaskExecutionID() pluginsCore.TaskExecutionID { return m.id }
+func (m fastMetadata) GetNamespace() string                            { return "ns" }
 
 type fastID struct{ pluginsCore.TaskExecutionID }
 
 func (fastID) GetGeneratedName() string               { return "exec-n0-0" }
 func (fastID) GetID() idlcore.TaskExecutionIdentifier { return idlcore.TaskExecutionIdentifier{} }
+func (fastID) GetUniqueNodeID() string                { return "n0" }
 
 // BenchmarkHandleRunningTask measures Handle for a task the pool reports running: the cost propeller
 // pays on every round for every actor task in flight.

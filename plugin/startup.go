@@ -8,8 +8,10 @@ import (
 	"sync"
 
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/metadata"
 
 	pluginsCore "github.com/flyteorg/flyte/flyteplugins/go/tasks/pluginmachinery/core"
+	flyteclient "github.com/flyteorg/flyte/flytepropeller/pkg/client/clientset/versioned"
 	propellerconfig "github.com/flyteorg/flyte/flytepropeller/pkg/controller/config"
 	propellerutils "github.com/flyteorg/flyte/flytepropeller/pkg/utils"
 	"github.com/flyteorg/flyte/flytestdlib/logger"
@@ -49,7 +51,7 @@ func startPool(ctx context.Context, iCtx pluginsCore.SetupContext, cfg *Config) 
 
 func startPoolAt(ctx context.Context, iCtx pluginsCore.SetupContext, cfg *Config, propeller *propellerconfig.Config,
 	place placement) (*actorpool.Pool, error) {
-	clientset, _, err := propellerutils.GetKubeConfig(ctx, propeller)
+	clientset, restConfig, err := propellerutils.GetKubeConfig(ctx, propeller)
 	if err != nil {
 		return nil, fmt.Errorf("actor pool: kubernetes client: %w", err)
 	}
@@ -99,6 +101,17 @@ func startPoolAt(ctx context.Context, iCtx pluginsCore.SetupContext, cfg *Config
 			logger.Errorf(ctx, "actor pool: executor service stopped: %v", err)
 		}
 	}()
+	if cfg.Prewarm.Enabled {
+		workflows, err := flyteclient.NewForConfig(restConfig)
+		if err != nil {
+			return nil, fmt.Errorf("actor prewarm: FlyteWorkflow client: %w", err)
+		}
+		starts, err := metadata.NewForConfig(restConfig)
+		if err != nil {
+			return nil, fmt.Errorf("actor prewarm: metadata client: %w", err)
+		}
+		go newPrewarmer(pool, cfg, place.shard, workflows, starts, propeller, iCtx.MetricsScope().NewSubScope("prewarm")).run(ctx)
+	}
 	if cfg.Endpoint.Publish {
 		endpoint, err := endpointOf(cfg, place, lis.Addr(), propeller.ProfilerPort.Port)
 		if err != nil {

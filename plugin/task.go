@@ -77,7 +77,8 @@ func newTask(ctx context.Context, tCtx pluginsCore.TaskExecutionContext, cfg *Co
 	attempt := meta.GetTaskExecutionID().GetID()
 	taskID := attempt.GetTaskId()
 	return actorpool.Task{
-		ID: meta.GetTaskExecutionID().GetGeneratedName(),
+		ID:   meta.GetTaskExecutionID().GetGeneratedName(),
+		Name: taskID.GetName(),
 		Environment: actorpool.EnvironmentSpec{
 			Key: actorpool.EnvironmentKey{
 				Namespace: meta.GetNamespace(),
