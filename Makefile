@@ -15,7 +15,7 @@ GO_PACKAGES := ./...
 # Integration tests build a kube-apiserver and propeller: give them room.
 INTEGRATION_TIMEOUT ?= 40m
 
-.PHONY: help all venv venv-matrix generate build images lint test test-unit test-fuzz test-python test-integration chart-test fuzz chaos soak bench demo clean
+.PHONY: help all venv venv-matrix generate build images lint test test-unit test-fuzz test-python test-integration chart-test fuzz chaos soak bench bench-e2e demo clean
 
 ## help: this list (the default target).
 help:
@@ -140,6 +140,15 @@ bench:
 	@go test -run '^$$' -bench . -benchmem $(GO_PACKAGES) | tee /dev/stderr | awk '/^Benchmark/ { \
 	  name=$$1; sub(/-[0-9]+$$/, "", name); \
 	  for (i = 3; i < NF; i += 2) printf "BENCH %s %s %s\n", name, $$i, $$(i+1) }'
+
+## bench-e2e: end-to-end figures on the real stack, actor against pod per task (docs/performance.md); BENCH lines.
+# A first build compiles the stack (10-15 minutes); the run itself takes about 10 minutes. BENCH_E2E_FLAGS
+# passes flags (e.g. -chain-runs 10, -queues=false).
+BENCH_E2E_FLAGS ?=
+bench-e2e: venv
+	cd tests && go run ./cmd/buildprogress -what "the end-to-end benchmarks (kube-apiserver, etcd, FlytePropeller's libraries)" \
+	  -- -o ../bin/bench-e2e ./cmd/benche2e
+	cd tests && ../bin/bench-e2e $(BENCH_E2E_FLAGS)
 
 ## demo: the main job: the seed's workflows through the real stack on this machine, with timings.
 # A first build on a machine compiles a kube-apiserver, etcd and propeller: 10-15 minutes, reported every

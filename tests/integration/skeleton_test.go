@@ -62,6 +62,13 @@ func TestActorChainRunsInOneWarmProcess(t *testing.T) {
 // without propeller's scope (e.g. `attempts_ended{outcome="succeeded"}`).
 func poolMetrics(t *testing.T, stack *harness.Stack) map[string]float64 {
 	t.Helper()
+	return actorMetrics(t, stack, "pool")
+}
+
+// actorMetrics scrapes propeller's metrics endpoint and returns the samples of the actor plugin's scope
+// (pool, prewarm), named without propeller's scope.
+func actorMetrics(t *testing.T, stack *harness.Stack, scope string) map[string]float64 {
+	t.Helper()
 	resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/metrics", stack.PropellerProfPort()))
 	require.NoError(t, err)
 	defer func() { _ = resp.Body.Close() }()
@@ -69,18 +76,18 @@ func poolMetrics(t *testing.T, stack *harness.Stack) map[string]float64 {
 	require.NoError(t, err)
 	out := map[string]float64{}
 	for _, line := range strings.Split(string(body), "\n") {
-		_, sample, found := strings.Cut(line, ":actor:pool:")
+		_, sample, found := strings.Cut(line, ":actor:"+scope+":")
 		if !found || strings.HasPrefix(line, "#") {
 			continue
 		}
 		name, value, _ := strings.Cut(sample, " ")
 		if len(out) == 0 {
-			t.Logf("an actor pool metric as propeller serves it: %s", line)
+			t.Logf("an actor %s metric as propeller serves it: %s", scope, line)
 		}
 		out[name], err = strconv.ParseFloat(value, 64)
 		require.NoError(t, err, line)
 	}
-	require.NotEmpty(t, out, "propeller serves no actor pool metrics")
+	require.NotEmpty(t, out, "propeller serves no actor %s metrics", scope)
 	return out
 }
 
