@@ -199,6 +199,7 @@ func TestRenderFullValues(t *testing.T) {
 	}
 	config := propellerConfig(t, r)
 	wantEqual(t, "queue type", lookup(t, config, "propeller", "queue", "type"), "simple")
+	wantEqual(t, "max streak length", normalizeNumbers(lookup(t, config, "propeller", "max-streak-length")), int64(48))
 	actor := lookup(t, config, "plugins", "actor").(map[string]any)
 	for key, want := range map[string]any{
 		"listen-address": ":9089", "advertise-address": "actors.flyte.example.com:9089",
@@ -208,6 +209,8 @@ func TestRenderFullValues(t *testing.T) {
 		"missed-heartbeats": int64(4), "resync-interval": "1m", "reconnect-grace": "45s", "orphan-grace": "5m",
 		"forget-after": "2h", "max-retry-interval": "10m", "max-replicas": int64(20), "max-parallelism": int64(8),
 		"max-ttl": "6h",
+		"wait-in-round": map[string]any{"max-wait": "40ms", "max-waiting": int64(3)},
+		"prewarm":       map[string]any{"enabled": false, "max-environments": int64(4)},
 		"tls": map[string]any{"mode": "files", "cert-file": "/etc/actors/tls/tls.crt",
 			"key-file": "/etc/actors/tls/tls.key", "ca-file": "/etc/actors/tls/ca.crt"},
 	} {
@@ -226,9 +229,15 @@ func TestRenderFullValues(t *testing.T) {
 	}})
 }
 
-// normalizeNumbers makes YAML integers comparable whatever Go type the decoder chose.
+// normalizeNumbers makes YAML integers (in maps too) comparable whatever Go type the decoder chose.
 func normalizeNumbers(v any) any {
 	switch n := v.(type) {
+	case map[string]any:
+		out := make(map[string]any, len(n))
+		for k, e := range n {
+			out[k] = normalizeNumbers(e)
+		}
+		return out
 	case int:
 		return int64(n)
 	case float64:
