@@ -8,10 +8,12 @@ import (
 // Cluster is what the pool needs from Kubernetes. Implementations are level-triggered: each call
 // converges the cluster towards what it is asked for, whatever happened before.
 type Cluster interface {
-	// EnsureEnvironment makes the environment's anchor exist and spec.Replicas executor pods live, and
-	// returns the environment's secret, from which each executor pod's token is derived (PodToken):
-	// newly made with the anchor, or read back from it.
-	EnsureEnvironment(ctx context.Context, spec EnvironmentSpec) (secret string, err error)
+	// EnsureEnvironment makes the environment's anchor exist and at least replicas executor pods live
+	// (never removing one: RemoveExecutor does), and returns the environment's secret, from which each
+	// executor pod's token is derived (PodToken): newly made with the anchor, or read back from it.
+	EnsureEnvironment(ctx context.Context, spec EnvironmentSpec, replicas int) (secret string, err error)
+	// RemoveExecutor deletes one executor pod, which the pool drained (scaled down).
+	RemoveExecutor(ctx context.Context, namespace, pod string) error
 	// DeleteEnvironment removes the executor pods and the anchor of the environment with ID id.
 	DeleteEnvironment(ctx context.Context, namespace, id string) error
 	// DiscoverEnvironments lists the environments the cluster holds (anchors, or executor pods whose

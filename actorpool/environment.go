@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/flyteactors/flyteactors/go/contract"
@@ -27,7 +28,7 @@ type environment struct {
 	// dispatched and no executor is admitted meanwhile.
 	deleting bool
 	lastErr  error
-	queue    attemptQueue
+	queue    taskQueue
 	// active counts the slots taken on the environment's sessions, live and lost.
 	active    int
 	idleSince time.Time
@@ -54,11 +55,26 @@ type environment struct {
 	wake chan struct{}
 	// runTimes are how long the environment's tasks ran lately, by task name.
 	runTimes runTimes
+	// replicas is how many executor pods the environment runs now (scaling.go); the Cluster keeps that
+	// many alive.
+	replicas int
+	// capped is true while the namespace's cap keeps the environment smaller than its work wants.
+	capped bool
+	// removing are the executor pods the pool is removing because they were idle (scaled down).
+	removing map[string]bool
 }
 
-func newEnvironment(spec EnvironmentSpec, id string) *environment {
-	return &environment{spec: spec, id: id, sessions: map[string]*Session{}, lost: map[string]*Session{},
-		awaiting: map[string]bool{}, pods: map[string]ExecutorPodState{}, wake: make(chan struct{}, 1)}
+func newEnvironment(spec EnvironmentSpec, id string, order QueueOrder) *environment {
+	return &environment{spec: spec, id: id, queue: newTaskQueue(order), sessions: map[string]*Session{},
+		lost: map[string]*Session{}, awaiting: map[string]bool{}, pods: map[string]ExecutorPodState{},
+		removing: map[string]bool{}, wake: make(chan struct{}, 1)}
+}
+
+// replicasNow reads env.replicas under mu (for a log line made without it).
+func (env *environment) replicasNow(mu *sync.Mutex) int {
+	mu.Lock()
+	defer mu.Unlock()
+	return env.replicas
 }
 
 // idle reports whether the environment has nothing queued and nothing running.
@@ -92,8 +108,8 @@ func (env *environment) freeSession() *Session {
 
 // waitingReason says why a queued attempt of the environment is not running yet, bounded (it goes into
 // Flyte's events and the workflow's status) and as valid UTF-8.
-func (env *environment) waitingReason() string {
-	return contract.TruncateReason(env.unboundedWaitingReason())
+func (env *environment) waitingReason(capReason string) string {
+	return contract.TruncateReason(env.withCap(env.unboundedWaitingReason(), capReason))
 }
 
 func (env *environment) unboundedWaitingReason() string {
@@ -114,6 +130,15 @@ func (env *environment) unboundedWaitingReason() string {
 	default:
 		return fmt.Sprintf("waiting for a free slot on the %d executors of environment %s", len(env.sessions), env.spec.Key.Name)
 	}
+}
+
+// withCap adds capReason (the namespace's cap keeps the environment from growing) to a waiting reason,
+// while it does.
+func (env *environment) withCap(reason, capReason string) string {
+	if !env.capped {
+		return reason
+	}
+	return reason + "; " + capReason
 }
 
 // maxNamedPods bounds how many pods a reason names for one problem: a hundred replicas that cannot

@@ -21,6 +21,7 @@ type metrics struct {
 	queueWait prometheus.Observer
 	ended     *prometheus.CounterVec
 	lost      prometheus.Counter
+	scales    *prometheus.CounterVec
 	gauges    *poolGauges
 }
 
@@ -42,6 +43,8 @@ func newMetrics(scope promutils.Scope, p *Pool) *metrics {
 			"Attempts that ended, by outcome: succeeded, user_error (the task failed), system_error (executor lost, environment cannot start, ...)",
 			"outcome"),
 		lost: scope.MustNewCounter("executors_lost", "Executors that went away while they ran attempts, which then failed as lost"),
+		scales: scope.MustNewCounterVec("environment_scaled",
+			"Times an environment grew (up) or removed an idle executor (down) for its work", "direction"),
 	}
 	m.gauges = newPoolGauges(scope, p)
 	prometheus.MustRegister(m.gauges)
@@ -77,6 +80,13 @@ func (m *metrics) attemptEnded(f *Failure) {
 		outcome = outcomeSystemError
 	}
 	m.ended.WithLabelValues(outcome).Inc()
+}
+
+// scaled counts a scaling of env in direction ("up" or "down").
+func (m *metrics) scaled(_ *environment, direction string) {
+	if m != nil {
+		m.scales.WithLabelValues(direction).Inc()
+	}
 }
 
 // executorLost counts an executor whose attempts failed because it went away.

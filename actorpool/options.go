@@ -28,6 +28,11 @@ type Options struct {
 	// StartTimeout is how long a queued attempt waits for an executor of its environment to run before
 	// it fails, saying what the environment's pods report.
 	StartTimeout time.Duration
+	// QueueOrder is the order of each environment's queue: QueueFair (default) or QueueFIFO.
+	QueueOrder QueueOrder
+	// MaxExecutorsPerNamespace caps the executor pods of all environments of one namespace together;
+	// tasks of an environment that cannot grow because of it wait, and say so. 0: no cap.
+	MaxExecutorsPerNamespace int
 	// Now returns the current time.
 	Now func() time.Time
 	// Metrics is the scope the pool registers its metrics in (see metrics.go); nil keeps none.
@@ -45,6 +50,7 @@ func DefaultOptions() Options {
 		OrphanGrace:      2 * time.Minute,
 		ForgetAfter:      time.Hour,
 		StartTimeout:     10 * time.Minute,
+		QueueOrder:       QueueFair,
 		Now:              time.Now,
 	}
 }
@@ -65,6 +71,9 @@ func (o Options) withDefaults() Options {
 	orDefault(&o.StartTimeout, d.StartTimeout)
 	if o.Now == nil {
 		o.Now = d.Now
+	}
+	if o.QueueOrder == "" {
+		o.QueueOrder = d.QueueOrder
 	}
 	return o
 }

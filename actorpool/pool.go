@@ -48,18 +48,21 @@ type Pool struct {
 	// discoveryDone is true once the pool knows what the cluster held when it started; nothing is
 	// dispatched before (see registerDiscovered).
 	discoveryDone bool
+	// namespaceReplicas counts the executor pods the environments of each namespace run (their replicas).
+	namespaceReplicas map[string]int
 }
 
 // New returns a pool that lives until ctx is done; Wait returns when its goroutines have stopped. It
 // starts by discovering the environments the cluster already holds (see DiscoverEnvironments).
 func New(ctx context.Context, cluster Cluster, notify Notifier, opts Options) *Pool {
 	p := &Pool{
-		cluster:      cluster,
-		notify:       notify,
-		opts:         opts.withDefaults(),
-		ctx:          ctx,
-		environments: map[string]*environment{},
-		attempts:     map[string]*attempt{},
+		cluster:           cluster,
+		notify:            notify,
+		opts:              opts.withDefaults(),
+		ctx:               ctx,
+		environments:      map[string]*environment{},
+		attempts:          map[string]*attempt{},
+		namespaceReplicas: map[string]int{},
 	}
 	p.metrics = newMetrics(opts.Metrics, p)
 	p.wg.Add(4)
@@ -94,8 +97,9 @@ func (p *Pool) environmentLocked(spec EnvironmentSpec) *environment {
 		}
 		return env
 	}
-	env := newEnvironment(spec, id)
+	env := newEnvironment(spec, id, p.opts.QueueOrder)
 	env.sessionlessSince = p.opts.Now()
+	// No executor yet: its goroutine's first look sizes it (scaling.go), within the namespace's cap.
 	p.startEnvironmentLocked(env)
 	return env
 }

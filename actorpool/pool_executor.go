@@ -17,7 +17,7 @@ func (p *Pool) AttachExecutor(h ExecutorHello, link ExecutorLink) (s *Session, c
 		if env, err = p.admitLocked(h); err != nil {
 			return
 		}
-		s = newSession(env, h, link)
+		s = newSession(env, h, link, p.opts.Now())
 		if err = s.checkReports(h); err != nil {
 			return
 		}
@@ -87,13 +87,13 @@ func (p *Pool) takeOverLocked(old, s *Session, reported map[string]bool, w *wake
 			}
 			continue
 		case a.isOrphan():
-			old.freeSlot(id)
+			old.freeSlot(id, p.opts.Now())
 			p.forgetOrphanLocked(a)
 		case a.status.phase == TaskAssigned && !a.released:
-			old.freeSlot(id)
+			old.freeSlot(id, p.opts.Now())
 			p.requeueLocked(a, w)
 		default:
-			old.freeSlot(id)
+			old.freeSlot(id, p.opts.Now())
 			p.failLocked(a, lostFailure(s.podName, fmt.Sprintf("it reconnected without task %s", id), ExecutorPodState{}), w)
 		}
 	}
@@ -167,7 +167,7 @@ func (p *Pool) failLostLocked(s *Session, fate ExecutorPodState, w *wakeups) {
 // forgotten instead), and says whether it failed any. p.mu must be held.
 func (p *Pool) failRunningLocked(s *Session, f Failure, w *wakeups) (failed bool) {
 	for id, a := range s.running {
-		s.freeSlot(id)
+		s.freeSlot(id, p.opts.Now())
 		if a.isOrphan() {
 			p.forgetOrphanLocked(a)
 			continue
@@ -207,7 +207,7 @@ func (p *Pool) ExecutorClosed(s *Session) {
 		}
 		for id, a := range s.running {
 			if a.status.phase == TaskAssigned && !a.released && !a.isOrphan() {
-				s.freeSlot(id)
+				s.freeSlot(id, p.opts.Now())
 				p.requeueLocked(a, w)
 			}
 		}
@@ -232,7 +232,7 @@ func (p *Pool) TaskFinished(s *Session, r Result) {
 func (p *Pool) resultLocked(s *Session, r Result, w *wakeups) {
 	a, ok := s.running[r.TaskID]
 	if ok {
-		s.freeSlot(r.TaskID)
+		s.freeSlot(r.TaskID, p.opts.Now())
 		p.markIdleLocked(s.env)
 	} else if a, ok = p.attempts[r.TaskID]; ok && a.isQueued() && a.env == s.env {
 		// The pool restarted and propeller submitted the attempt again: the executor's result is its.

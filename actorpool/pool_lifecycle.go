@@ -33,6 +33,9 @@ func (p *Pool) runEnvironment(env *environment) {
 			resetTimer(timer, 0)
 			continue
 		}
+		if work.remove != "" {
+			p.removeExecutor(env, work.spec, work.remove)
+		}
 		if work.ensure {
 			p.ensure(env)
 		}
@@ -44,6 +47,8 @@ func (p *Pool) runEnvironment(env *environment) {
 type environmentWork struct {
 	teardown bool
 	ensure   bool
+	// remove names an idle executor pod to remove (scaled down).
+	remove string
 	// spec is env's spec when plan ran, for the Cluster calls made without p.mu (a submission to a
 	// discovered environment sets it meanwhile).
 	spec EnvironmentSpec
@@ -70,6 +75,12 @@ func (p *Pool) plan(env *environment) environmentWork {
 		}
 		p.failUnstartedLocked(env, now, w)
 		p.dispatchLocked(env, w)
+		remove, grow := p.scaleLocked(env, now)
+		if grow {
+			env.ensured = false // more pods: ask the Cluster now
+			p.wakeQueuedLocked(env, w)
+		}
+		work.remove = remove
 		work.ensure = !env.discovered && env.broken == "" &&
 			(!env.ensured || now.Sub(env.ensuredAt) >= p.opts.ResyncInterval) && !now.Before(env.retryAt)
 	})
@@ -79,9 +90,9 @@ func (p *Pool) plan(env *environment) environmentWork {
 // ensure asks the Cluster to run env and records the outcome.
 func (p *Pool) ensure(env *environment) {
 	p.mu.Lock()
-	spec := env.spec
+	spec, replicas := env.spec, env.replicas
 	p.mu.Unlock()
-	secret, err := p.cluster.EnsureEnvironment(p.ctx, spec)
+	secret, err := p.cluster.EnsureEnvironment(p.ctx, spec, replicas)
 	p.update(func(w *wakeups) {
 		if errors.Is(err, ErrExecutorPodRefused) {
 			p.breakLocked(env, fmt.Sprintf("the executor pods of environment %s are refused: %v", env.spec.Key.Name, err), w)
@@ -97,6 +108,25 @@ func (p *Pool) ensure(env *environment) {
 		env.ensuredAt = p.opts.Now()
 		env.forgetEndedPods()
 	})
+}
+
+// removeExecutor asks the Cluster to remove executor pod of env, which the pool drained because it was
+// idle (scaled down). If the Cluster fails, the executor takes tasks again and counts again.
+func (p *Pool) removeExecutor(env *environment, spec EnvironmentSpec, pod string) {
+	logger.Infof(p.ctx, "environment %s: executor %s idle for %s, removing it (%d executors wanted)", spec.Key, pod,
+		spec.ScaledownTTL, env.replicasNow(&p.mu))
+	if err := p.cluster.RemoveExecutor(p.ctx, spec.Key.Namespace, pod); err != nil {
+		p.update(func(w *wakeups) {
+			p.failedLocked(env, fmt.Errorf("remove idle executor %s: %w", pod, err))
+			// Not removed: it takes tasks again, and a later look decides again.
+			delete(env.removing, pod)
+			if s := env.sessions[pod]; s != nil {
+				s.draining = false
+				p.setReplicasLocked(env, env.replicas+1)
+				p.dispatchLocked(env, w)
+			}
+		})
+	}
 }
 
 // failedLocked records a failed Cluster call of env and backs off before the next. p.mu must be held.
@@ -140,7 +170,9 @@ func (p *Pool) teardown(env *environment, spec EnvironmentSpec) (gone bool) {
 		}
 		env.lastErr, env.failures, env.secret, env.broken, env.podFailures = nil, 0, "", "", 0
 		clear(env.pods)
+		clear(env.removing)
 		if env.idle() {
+			p.setReplicasLocked(env, 0)
 			delete(p.environments, env.id)
 			gone = true
 		}
@@ -172,8 +204,11 @@ func (p *Pool) nextCheck(env *environment) time.Duration {
 	if len(env.awaiting) > 0 {
 		until(env.awaitingUntil)
 	}
-	if oldest := env.queue.head; oldest != nil && len(env.sessions) == 0 {
-		until(latest(oldest.queuedAt, env.sessionlessSince).Add(p.opts.StartTimeout))
+	if at, ok := p.nextScaleCheckLocked(env); ok {
+		until(at)
+	}
+	if oldest, queued := env.queue.oldestQueuedAt(); queued && len(env.sessions) == 0 {
+		until(latest(oldest, env.sessionlessSince).Add(p.opts.StartTimeout))
 	}
 	return next
 }

@@ -63,7 +63,7 @@ func (p *Pool) Status(id string) (TaskStatus, bool) {
 		s.ExecutorContainer = a.env.spec.PrimaryContainer
 	}
 	if s.phase == TaskQueued {
-		reason := a.env.waitingReason()
+		reason := a.env.waitingReason(p.capReason(a.env))
 		if !p.discoveryDone {
 			reason = "the actor pool is starting: it is finding out which executors already run"
 		}
@@ -110,6 +110,11 @@ func (p *Pool) Prewarm(ctx context.Context, spec EnvironmentSpec) (bool, error) 
 		}
 		env := p.environmentLocked(spec)
 		env.idleSince = p.opts.Now()
+		// A workflow will send it work: one executor at least, whatever its fewest, if the namespace's
+		// cap has room.
+		if env.replicas == 0 && p.roomLocked(spec.Key.Namespace) != 0 {
+			p.setReplicasLocked(env, 1)
+		}
 		started = true
 	})
 	if started {

@@ -52,7 +52,10 @@ func (p *Pool) observePod(state ExecutorPodState) {
 				p.failLostLocked(s, state, w)
 			}
 			delete(env.awaiting, state.Pod)
-			if state.Deleted {
+			if env.removing[state.Pod] {
+				delete(env.removing, state.Pod)
+				logger.Infof(p.ctx, "environment %s: idle executor pod %s removed (scaled down)", env.spec.Key, state.Pod)
+			} else if state.Deleted {
 				// Someone asked for it (an operator, a node drain, an eviction): not the environment's
 				// failure, so its replacement does not wait.
 				logger.Infof(p.ctx, "environment %s: executor pod %s was deleted (%s); replacing it", env.spec.Key,
@@ -82,29 +85,28 @@ func (p *Pool) breakLocked(env *environment, reason string, w *wakeups) {
 	}
 	env.broken = reason
 	logger.Warnf(p.ctx, "environment %s: %s", env.spec.Key, env.broken)
-	for a := env.queue.head; a != nil; a = env.queue.head {
+	env.queue.each(func(a *attempt) {
 		env.queue.remove(a)
 		p.failLocked(a, brokenFailure(env.broken), w)
-	}
+	})
 	p.markIdleLocked(env)
 }
 
 // failUnstartedLocked fails the queued attempts that waited StartTimeout without any executor of their
 // environment running, naming what the pods say. p.mu must be held.
 func (p *Pool) failUnstartedLocked(env *environment, now time.Time, w *wakeups) {
-	if len(env.sessions) > 0 {
+	if len(env.sessions) > 0 || env.replicas == 0 {
+		// No executor asked for (the namespace's cap leaves no room): the tasks wait, saying why.
 		return
 	}
 	failed := false
-	for a := env.queue.head; a != nil; {
-		next := a.next
+	env.queue.each(func(a *attempt) {
 		if now.Sub(latest(a.queuedAt, env.sessionlessSince)) >= p.opts.StartTimeout {
 			env.queue.remove(a)
 			p.failLocked(a, startTimeoutFailure(env.spec.Key.Name, p.opts.StartTimeout, env.podProblems()), w)
 			failed = true
 		}
-		a = next
-	}
+	})
 	// Only a change starts the idle clock: restarting it on every look would keep an environment without
 	// executors or tasks from ever reaching its TTL, and its goroutine looking again at once, forever.
 	if failed {
@@ -114,7 +116,5 @@ func (p *Pool) failUnstartedLocked(env *environment, now time.Time, w *wakeups) 
 
 // wakeQueuedLocked wakes the owners of env's queued attempts. p.mu must be held.
 func (p *Pool) wakeQueuedLocked(env *environment, w *wakeups) {
-	for a := env.queue.head; a != nil; a = a.next {
-		w.add(a.owner)
-	}
+	env.queue.each(func(a *attempt) { w.add(a.owner) })
 }

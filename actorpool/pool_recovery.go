@@ -38,8 +38,9 @@ func (p *Pool) registerDiscovered(found []DiscoveredEnvironment) {
 		for _, d := range found {
 			env, known := p.environments[d.ID]
 			if !known {
-				env = newEnvironment(EnvironmentSpec{Key: d.Key, TTL: d.TTL, Slots: d.Slots}, d.ID)
+				env = newEnvironment(EnvironmentSpec{Key: d.Key, TTL: d.TTL, Slots: d.Slots}, d.ID, p.opts.QueueOrder)
 				env.discovered, env.secret, env.ensured, env.ensuredAt, env.idleSince = true, d.Secret, true, now, now
+				p.setReplicasLocked(env, len(d.Pods))
 				p.startEnvironmentLocked(env)
 				logger.Infof(p.ctx, "actor pool: found environment %s (%s) in namespace %s; it is deleted after %s unless used",
 					d.Key.Name, d.ID, d.Key.Namespace, d.TTL)

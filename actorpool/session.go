@@ -33,9 +33,11 @@ type Session struct {
 	orphans map[string]*attempt
 	// detached is true once the session has ended; whatever it reports afterwards is ignored.
 	detached bool
-	// draining is true once the executor said it is stopping (or its pod is being deleted): it gets no
-	// new task.
+	// draining is true once the executor said it is stopping (or its pod is being deleted, or the pool
+	// scales it down): it gets no new task.
 	draining bool
+	// idleSince is when the executor last had nothing to run; zero while it runs something.
+	idleSince time.Time
 	// lostAt and lostReason say when and why the stream ended, while the session waits in its
 	// environment's lost sessions for the executor to reconnect.
 	lostAt     time.Time
@@ -53,8 +55,8 @@ const maxSlotsOfUndescribedEnvironment = 64
 
 // newSession returns the session of executor h of env, talking back through link. A Hello is trusted
 // only as far as the environment's spec: never more slots than it has.
-func newSession(env *environment, h ExecutorHello, link ExecutorLink) *Session {
-	s := &Session{env: env, podName: h.PodName, slots: h.Slots, link: link,
+func newSession(env *environment, h ExecutorHello, link ExecutorLink, now time.Time) *Session {
+	s := &Session{env: env, podName: h.PodName, slots: h.Slots, link: link, idleSince: now,
 		running: map[string]*attempt{}, orphans: map[string]*attempt{}}
 	limit := env.spec.Slots
 	if limit <= 0 {
@@ -91,10 +93,19 @@ func (s *Session) freeSlots() int {
 func (s *Session) takeSlot(a *attempt) {
 	s.running[a.id] = a
 	s.env.active++
+	s.idleSince = time.Time{}
 }
 
-// freeSlot frees the slot of attempt id on s. p.mu must be held.
-func (s *Session) freeSlot(id string) {
+// freeSlot frees the slot of attempt id on s at now. p.mu must be held.
+func (s *Session) freeSlot(id string, now time.Time) {
 	delete(s.running, id)
 	s.env.active--
+	if len(s.running) == 0 {
+		s.idleSince = now
+		// Its environment may scale it down after a while: its goroutine looks again.
+		s.env.poke()
+	}
 }
+
+// idle reports whether the executor is connected, takes tasks and runs none.
+func (s *Session) idle() bool { return len(s.running) == 0 && !s.draining && !s.detached }

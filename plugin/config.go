@@ -51,6 +51,10 @@ type Config struct {
 	MaxRetryInterval stdconfig.Duration `json:"max-retry-interval" pflag:",Longest wait between attempts to create the executor pods of a failing environment."`
 	// MaxReplicas is the most executor pods one environment may ask for.
 	MaxReplicas int `json:"max-replicas" pflag:",Most executor pods (replica_count) one environment may ask for."`
+	// MaxExecutorsPerNamespace caps the executor pods of all environments of a namespace together.
+	MaxExecutorsPerNamespace int `json:"max-executors-per-namespace" pflag:",Most executor pods the actor environments of one namespace may run together, so that one user's replica_count cannot take the cluster: an environment that would grow beyond it waits, and its tasks say why. 0: no cap."`
+	// QueueOrder is the order of each environment's queue.
+	QueueOrder string `json:"queue-order" pflag:",Order in which an environment's queued tasks get executors: fair (the workflow executions with queued tasks take turns, each one's tasks in order, so a small workflow behind a big map waits for one of the map's tasks) or fifo (arrival order)."`
 	// MaxParallelism is the most tasks one executor pod may run at once.
 	MaxParallelism int `json:"max-parallelism" pflag:",Most tasks one executor pod may run at once (parallelism)."`
 	// TLS secures the executor service.
@@ -142,6 +146,7 @@ var (
 		MaxRetryInterval:        stdconfig.Duration{Duration: actorpool.DefaultOptions().MaxRetryInterval},
 		MaxReplicas:             100,
 		MaxParallelism:          64,
+		QueueOrder:              string(actorpool.QueueFair),
 		MaxTTL:                  stdconfig.Duration{Duration: 24 * time.Hour},
 		TLS:                     TLSConfig{Mode: tlsAuto, SecretName: "flyte-actors-tls"},
 		Endpoint:                EndpointConfig{Service: "flyte-actors{shard}"},

@@ -323,6 +323,34 @@ func TestConfig_SetFlags(t *testing.T) {
 			}
 		})
 	})
+	t.Run("Test_max-executors-per-namespace", func(t *testing.T) {
+
+		t.Run("Override", func(t *testing.T) {
+			testValue := "1"
+
+			cmdFlags.Set("max-executors-per-namespace", testValue)
+			if vInt, err := cmdFlags.GetInt("max-executors-per-namespace"); err == nil {
+				testDecodeJson_Config(t, fmt.Sprintf("%v", vInt), &actual.MaxExecutorsPerNamespace)
+
+			} else {
+				assert.FailNow(t, err.Error())
+			}
+		})
+	})
+	t.Run("Test_queue-order", func(t *testing.T) {
+
+		t.Run("Override", func(t *testing.T) {
+			testValue := "1"
+
+			cmdFlags.Set("queue-order", testValue)
+			if vString, err := cmdFlags.GetString("queue-order"); err == nil {
+				testDecodeJson_Config(t, fmt.Sprintf("%v", vString), &actual.QueueOrder)
+
+			} else {
+				assert.FailNow(t, err.Error())
+			}
+		})
+	})
 	t.Run("Test_max-parallelism", func(t *testing.T) {
 
 		t.Run("Override", func(t *testing.T) {

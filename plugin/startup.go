@@ -51,6 +51,9 @@ func startPool(ctx context.Context, iCtx pluginsCore.SetupContext, cfg *Config) 
 
 func startPoolAt(ctx context.Context, iCtx pluginsCore.SetupContext, cfg *Config, propeller *propellerconfig.Config,
 	place placement) (*actorpool.Pool, error) {
+	if err := checkPoolConfig(cfg); err != nil {
+		return nil, err
+	}
 	clientset, restConfig, err := propellerutils.GetKubeConfig(ctx, propeller)
 	if err != nil {
 		return nil, fmt.Errorf("actor pool: kubernetes client: %w", err)
@@ -82,13 +85,15 @@ func startPoolAt(ctx context.Context, iCtx pluginsCore.SetupContext, cfg *Config
 		cluster.Close()
 	}()
 	pool := actorpool.New(ctx, cluster, notify, actorpool.Options{
-		ResyncInterval:   cfg.ResyncInterval.Duration,
-		ReconnectGrace:   cfg.ReconnectGrace.Duration,
-		OrphanGrace:      cfg.OrphanGrace.Duration,
-		ForgetAfter:      cfg.ForgetAfter.Duration,
-		MaxRetryInterval: cfg.MaxRetryInterval.Duration,
-		StartTimeout:     cfg.StartTimeout.Duration,
-		Metrics:          iCtx.MetricsScope().NewSubScope("pool"),
+		ResyncInterval:           cfg.ResyncInterval.Duration,
+		ReconnectGrace:           cfg.ReconnectGrace.Duration,
+		OrphanGrace:              cfg.OrphanGrace.Duration,
+		ForgetAfter:              cfg.ForgetAfter.Duration,
+		MaxRetryInterval:         cfg.MaxRetryInterval.Duration,
+		StartTimeout:             cfg.StartTimeout.Duration,
+		QueueOrder:               actorpool.QueueOrder(cfg.QueueOrder),
+		MaxExecutorsPerNamespace: cfg.MaxExecutorsPerNamespace,
+		Metrics:                  iCtx.MetricsScope().NewSubScope("pool"),
 	})
 	svc := executorsvc.New(pool, executorsvc.Options{
 		HeartbeatInterval: cfg.HeartbeatInterval.Duration,
@@ -122,6 +127,19 @@ func startPoolAt(ctx context.Context, iCtx pluginsCore.SetupContext, cfg *Config
 	logger.Infof(ctx, "actor pool: executor service on %s, advertised as %s (TLS %s, shard %q)", lis.Addr(),
 		place.advertiseAddress, cfg.TLS.Mode, place.shard)
 	return pool, nil
+}
+
+// checkPoolConfig refuses settings the pool cannot run with, naming the key.
+func checkPoolConfig(cfg *Config) error {
+	switch actorpool.QueueOrder(cfg.QueueOrder) {
+	case actorpool.QueueFair, actorpool.QueueFIFO:
+	default:
+		return fmt.Errorf("plugins.actor.queue-order: must be %q or %q, got %q", actorpool.QueueFair, actorpool.QueueFIFO, cfg.QueueOrder)
+	}
+	if cfg.MaxExecutorsPerNamespace < 0 {
+		return fmt.Errorf("plugins.actor.max-executors-per-namespace: must be 0 (no cap) or more, got %d", cfg.MaxExecutorsPerNamespace)
+	}
+	return nil
 }
 
 // watchedNamespace turns propeller's limit-namespace ("all" or one namespace) into a namespace to

@@ -56,3 +56,13 @@ func TestSecondLoadWithAnotherConfigIsAnError(t *testing.T) {
 	_, _, err = once.get(ctx, nil, &other)
 	assert.ErrorContains(t, err, "restart FlytePropeller")
 }
+
+func TestPoolConfigMistakesNameTheKey(t *testing.T) {
+	cfg := defaultConfig
+	require.NoError(t, checkPoolConfig(&cfg))
+	cfg.QueueOrder = "lifo"
+	assert.EqualError(t, checkPoolConfig(&cfg), `plugins.actor.queue-order: must be "fair" or "fifo", got "lifo"`)
+	cfg = defaultConfig
+	cfg.MaxExecutorsPerNamespace = -1
+	assert.EqualError(t, checkPoolConfig(&cfg), "plugins.actor.max-executors-per-namespace: must be 0 (no cap) or more, got -1")
+}

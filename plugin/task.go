@@ -15,6 +15,10 @@ import (
 	"github.com/flyteactors/flyteactors/actorpool"
 )
 
+// defaultScaledownTTL is how long an idle executor of an environment that scales stays when the spec
+// gives no scaledown_ttl_seconds: Flyte 2's default.
+const defaultScaledownTTL = 30 * time.Second
+
 // badSpecError marks an error in the task's own definition: retrying cannot fix it.
 type badSpecError struct{ err error }
 
@@ -74,6 +78,15 @@ func newTask(ctx context.Context, tCtx pluginsCore.TaskExecutionContext, cfg *Co
 	if env.Spec.TTLSeconds != nil {
 		ttl = time.Duration(*env.Spec.TTLSeconds) * time.Second
 	}
+	// Union's environments have a fixed size: without min_replica_count, the fewest is the most.
+	minReplicas := env.Spec.ReplicaCount
+	if env.Spec.MinReplicaCount != nil {
+		minReplicas = *env.Spec.MinReplicaCount
+	}
+	scaledownTTL := defaultScaledownTTL
+	if env.Spec.ScaledownTTLSeconds != nil {
+		scaledownTTL = time.Duration(*env.Spec.ScaledownTTLSeconds) * time.Second
+	}
 	attempt := meta.GetTaskExecutionID().GetID()
 	taskID := attempt.GetTaskId()
 	return actorpool.Task{
@@ -90,6 +103,9 @@ func newTask(ctx context.Context, tCtx pluginsCore.TaskExecutionContext, cfg *Co
 				Shard:     shard,
 			},
 			Replicas:         env.Spec.ReplicaCount,
+			MinReplicas:      minReplicas,
+			Backlog:          env.Spec.BacklogLength,
+			ScaledownTTL:     scaledownTTL,
 			Slots:            env.Spec.Parallelism,
 			TTL:              ttl,
 			Pod:              pod,

@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -55,7 +56,7 @@ func TestAnyEnvironmentNameGivesObjectsTheAPIServerAccepts(t *testing.T) {
 			assert.Equal(t, name, spec.Key.Name)
 
 			client := fakeAPIServer()
-			_, err := kubepods.New(client, kubepods.Options{PoolAddress: "pool:8089"}).EnsureEnvironment(context.Background(), spec)
+			_, err := kubepods.New(client, kubepods.Options{PoolAddress: "pool:8089"}).EnsureEnvironment(context.Background(), spec, spec.Replicas)
 			require.NoError(t, err)
 			pods, err := client.CoreV1().Pods(spec.Key.Namespace).List(context.Background(), metav1.ListOptions{})
 			require.NoError(t, err)
@@ -97,4 +98,21 @@ func assertAcceptable(t *testing.T, meta *metav1.ObjectMeta) {
 	t.Helper()
 	errs := apivalidation.ValidateObjectMeta(meta, true, apivalidation.NameIsDNSSubdomain, field.NewPath("metadata"))
 	assert.Empty(t, errs, "%s", meta.Name)
+}
+
+// TestFlyte2SpecScalesBetweenMinAndMax: the spec Flyte 2's SDK writes (replicas=(1, 4), concurrency=2,
+// scaledown_ttl and idle_ttl as float seconds, backlog_length null) gives an environment that scales
+// between one and four executors of two slots; Union's (no min_replica_count) a fixed one.
+func TestFlyte2SpecScalesBetweenMinAndMax(t *testing.T) {
+	flyte2 := executorEnvironment(t, actorTemplate(t, map[string]any{
+		"container_image": "ghcr.io/example/flytekit:1", "backlog_length": nil, "parallelism": 2,
+		"min_replica_count": 1, "replica_count": 4, "ttl_seconds": 60.0, "scaledown_ttl_seconds": 45.0,
+	}))
+	assert.Equal(t, []int{1, 4, 2, 0}, []int{flyte2.MinReplicas, flyte2.Replicas, flyte2.Slots, flyte2.Backlog})
+	assert.Equal(t, 45*time.Second, flyte2.ScaledownTTL)
+	assert.Equal(t, time.Minute, flyte2.TTL)
+
+	union := executorEnvironment(t, actorTemplate(t, map[string]any{"replica_count": 3, "backlog_length": 5}))
+	assert.Equal(t, []int{3, 3, 1, 5}, []int{union.MinReplicas, union.Replicas, union.Slots, union.Backlog}, "fixed size")
+	assert.Equal(t, defaultScaledownTTL, union.ScaledownTTL)
 }

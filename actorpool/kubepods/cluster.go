@@ -84,9 +84,10 @@ func New(client kubernetes.Interface, opts Options) *Cluster {
 	return &Cluster{client: client, opts: opts, recorder: recorder, broadcaster: broadcaster}
 }
 
-// EnsureEnvironment makes sure the environment's anchor exists and spec.Replicas of its executor pods
-// are alive, replacing pods that ended; it returns the environment's secret.
-func (c *Cluster) EnsureEnvironment(ctx context.Context, spec actorpool.EnvironmentSpec) (string, error) {
+// EnsureEnvironment makes sure the environment's anchor exists and at least replicas of its executor
+// pods are alive, replacing pods that ended; it returns the environment's secret. It removes no live
+// pod: scaling down removes idle executors one by one (RemoveExecutor).
+func (c *Cluster) EnsureEnvironment(ctx context.Context, spec actorpool.EnvironmentSpec, replicas int) (string, error) {
 	anchor, err := c.ensureAnchor(ctx, spec)
 	if err != nil {
 		return "", err
@@ -115,9 +116,9 @@ func (c *Cluster) EnsureEnvironment(ctx context.Context, spec actorpool.Environm
 		}
 	}
 	secret := string(anchor.Data[secretKey])
-	if alive < spec.Replicas {
-		names := make([]string, 0, spec.Replicas-alive)
-		for ; alive < spec.Replicas; alive++ {
+	if alive < replicas {
+		names := make([]string, 0, replicas-alive)
+		for ; alive < replicas; alive++ {
 			names = append(names, podName(spec.Key))
 		}
 		// Tokens first: a pod whose secretKeyRef names a missing key could not start.
@@ -135,6 +136,12 @@ func (c *Cluster) EnsureEnvironment(ctx context.Context, spec actorpool.Environm
 		}
 	}
 	return secret, nil
+}
+
+// RemoveExecutor deletes executor pod, which the pool drained: its executor gets SIGTERM, has nothing
+// to finish, and exits.
+func (c *Cluster) RemoveExecutor(ctx context.Context, namespace, pod string) error {
+	return c.deletePod(ctx, namespace, pod)
 }
 
 // DeleteEnvironment deletes the executor pods and the anchor of the environment with ID id.

@@ -48,7 +48,7 @@ func TestEnsureCreatesAnchorAndOwnedExecutorPods(t *testing.T) {
 	cluster := New(client, Options{PoolAddress: "pool:8089"})
 	s := spec(2)
 
-	secret, err := cluster.EnsureEnvironment(context.Background(), s)
+	secret, err := cluster.EnsureEnvironment(context.Background(), s, s.Replicas)
 	require.NoError(t, err)
 	assert.Len(t, secret, 64)
 
@@ -97,9 +97,9 @@ func TestEnsureIsLevelTriggered(t *testing.T) {
 	s := spec(2)
 	ctx := context.Background()
 
-	first, err := cluster.EnsureEnvironment(ctx, s)
+	first, err := cluster.EnsureEnvironment(ctx, s, s.Replicas)
 	require.NoError(t, err)
-	second, err := cluster.EnsureEnvironment(ctx, s)
+	second, err := cluster.EnsureEnvironment(ctx, s, s.Replicas)
 	require.NoError(t, err)
 	assert.Equal(t, first, second, "the secret is read back from the anchor")
 	assert.Len(t, pods(t, client), 2, "ensuring again creates nothing")
@@ -109,7 +109,7 @@ func TestEnsureIsLevelTriggered(t *testing.T) {
 	ended.Status.Phase = corev1.PodFailed
 	_, err = client.CoreV1().Pods("ns").UpdateStatus(ctx, &ended, metav1.UpdateOptions{})
 	require.NoError(t, err)
-	_, err = cluster.EnsureEnvironment(ctx, s)
+	_, err = cluster.EnsureEnvironment(ctx, s, s.Replicas)
 	require.NoError(t, err)
 	now := pods(t, client)
 	require.Len(t, now, 2)
@@ -133,7 +133,7 @@ func TestDeleteRemovesPodsAndAnchor(t *testing.T) {
 	cluster := New(client, Options{PoolAddress: "pool:8089"})
 	s := spec(1)
 	ctx := context.Background()
-	_, err := cluster.EnsureEnvironment(ctx, s)
+	_, err := cluster.EnsureEnvironment(ctx, s, s.Replicas)
 	require.NoError(t, err)
 
 	require.NoError(t, cluster.DeleteEnvironment(ctx, "ns", s.Key.ID()))
@@ -148,7 +148,7 @@ func TestEnsureFailsClearlyWithoutThePrimaryContainer(t *testing.T) {
 	cluster := New(fake.NewClientset(), Options{})
 	s := spec(1)
 	s.PrimaryContainer = "missing"
-	_, err := cluster.EnsureEnvironment(context.Background(), s)
+	_, err := cluster.EnsureEnvironment(context.Background(), s, s.Replicas)
 	assert.ErrorContains(t, err, `executor pod has no container "missing"`)
 }
 
@@ -240,7 +240,7 @@ func TestWatchReportsExecutorPodsOnly(t *testing.T) {
 		}
 	}
 
-	_, err = cluster.EnsureEnvironment(ctx, spec(1))
+	_, err = cluster.EnsureEnvironment(ctx, spec(1), spec(1).Replicas)
 	require.NoError(t, err)
 	seen := next(func(actorpool.ExecutorPodState) bool { return true })
 	assert.NotEqual(t, "someone-else", seen.Pod, "only executor pods are watched")

@@ -21,11 +21,11 @@ func TestDiscoverFindsAnchorsAndPodsWithoutAnchor(t *testing.T) {
 	cluster := New(client, Options{PoolAddress: "pool:8089"})
 	ctx := context.Background()
 	s := spec(2)
-	secret, err := cluster.EnsureEnvironment(ctx, s)
+	secret, err := cluster.EnsureEnvironment(ctx, s, s.Replicas)
 	require.NoError(t, err)
 	other := spec(1)
 	other.Key.Name, other.TTL = "other", 5*time.Minute
-	_, err = cluster.EnsureEnvironment(ctx, other)
+	_, err = cluster.EnsureEnvironment(ctx, other, other.Replicas)
 	require.NoError(t, err)
 	// An interrupted deletion: the other environment's anchor is gone, its pod is not.
 	require.NoError(t, client.CoreV1().Secrets("ns").Delete(ctx, "flyte-actor-"+other.Key.ID(), metav1.DeleteOptions{}))
@@ -56,7 +56,7 @@ func TestDiscoveryAwaitsDrainingExecutorPods(t *testing.T) {
 	cluster := New(client, Options{PoolAddress: "pool:8089"})
 	ctx := context.Background()
 	s := spec(3)
-	_, err := cluster.EnsureEnvironment(ctx, s)
+	_, err := cluster.EnsureEnvironment(ctx, s, s.Replicas)
 	require.NoError(t, err)
 	list := pods(t, client)
 	require.Len(t, list, 3)
@@ -83,7 +83,7 @@ func TestDiscoveryIgnoresObjectsPosingAsAnotherNamespacesEnvironment(t *testing.
 	cluster := New(client, Options{PoolAddress: "pool:8089"})
 	ctx := context.Background()
 	s := spec(1)
-	_, err := cluster.EnsureEnvironment(ctx, s)
+	_, err := cluster.EnsureEnvironment(ctx, s, s.Replicas)
 	require.NoError(t, err)
 	victim := pods(t, client)[0]
 	forged := victim.DeepCopy()
@@ -113,7 +113,7 @@ func TestShardsSeeOnlyTheirOwnObjects(t *testing.T) {
 		clusters[shard] = New(client, Options{PoolAddress: "pool:8089", Shard: shard})
 		s := spec(1)
 		s.Key.Shard = shard
-		_, err := clusters[shard].EnsureEnvironment(ctx, s)
+		_, err := clusters[shard].EnsureEnvironment(ctx, s, s.Replicas)
 		require.NoError(t, err)
 	}
 	for shard, cluster := range clusters {

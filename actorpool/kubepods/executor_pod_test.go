@@ -38,7 +38,7 @@ func TestRefusedExecutorPodsSayWhetherTheyCanHeal(t *testing.T) {
 			client.PrependReactor("create", "pods", func(k8stesting.Action) (bool, runtime.Object, error) {
 				return true, nil, tc.err
 			})
-			_, err := New(client, Options{PoolAddress: "pool:8089"}).EnsureEnvironment(context.Background(), spec(1))
+			_, err := New(client, Options{PoolAddress: "pool:8089"}).EnsureEnvironment(context.Background(), spec(1), spec(1).Replicas)
 			require.Error(t, err)
 			assert.Equal(t, tc.forGood, errors.Is(err, actorpool.ErrExecutorPodRefused), "%v", err)
 		})
@@ -55,7 +55,7 @@ func TestExecutorPodsOfRestrictedNamespacesMeetTheStandard(t *testing.T) {
 	s := spec(1)
 	s.Pod.Spec.Containers = append(s.Pod.Spec.Containers, corev1.Container{Name: "logger",
 		SecurityContext: &corev1.SecurityContext{Capabilities: &corev1.Capabilities{Drop: []corev1.Capability{"NET_RAW"}}}})
-	_, err := New(client, Options{PoolAddress: "pool:8089"}).EnsureEnvironment(ctx, s)
+	_, err := New(client, Options{PoolAddress: "pool:8089"}).EnsureEnvironment(ctx, s, s.Replicas)
 	require.NoError(t, err)
 	pod := pods(t, client)[0]
 	assert.Equal(t, corev1.SeccompProfileTypeRuntimeDefault, pod.Spec.SecurityContext.SeccompProfile.Type)
@@ -71,7 +71,7 @@ func TestExecutorPodsOfRestrictedNamespacesMeetTheStandard(t *testing.T) {
 	assert.Equal(t, []corev1.Capability{"NET_RAW"}, drops["logger"], "the spec's own stays")
 
 	plain := fake.NewClientset()
-	_, err = New(plain, Options{PoolAddress: "pool:8089"}).EnsureEnvironment(ctx, spec(1))
+	_, err = New(plain, Options{PoolAddress: "pool:8089"}).EnsureEnvironment(ctx, spec(1), spec(1).Replicas)
 	require.NoError(t, err)
 	assert.Nil(t, pods(t, plain)[0].Spec.SecurityContext, "other namespaces: as the task's pod would be")
 }

@@ -36,6 +36,10 @@ type Cluster struct {
 	pods       map[string]actorpool.ExecutorPodState
 	observe    func(actorpool.ExecutorPodState)
 	calls      map[string]int
+	// replicas is the last replica count each environment was ensured with; removed the executor pods
+	// removed, in order.
+	replicas map[string]int
+	removed  []string
 	// deleteStarted and deleteResult, when set, hold DeleteEnvironment until the test says how it ends.
 	deleteStarted chan struct{}
 	deleteResult  chan error
@@ -45,11 +49,12 @@ var _ actorpool.Cluster = (*Cluster)(nil)
 
 // NewCluster returns a Cluster that has been asked nothing yet.
 func NewCluster() *Cluster {
-	return &Cluster{deleted: map[string]int{}, pods: map[string]actorpool.ExecutorPodState{}, calls: map[string]int{}}
+	return &Cluster{deleted: map[string]int{}, pods: map[string]actorpool.ExecutorPodState{}, calls: map[string]int{},
+		replicas: map[string]int{}}
 }
 
-// EnsureEnvironment records spec and returns its secret, or the error given to FailWith.
-func (c *Cluster) EnsureEnvironment(_ context.Context, spec actorpool.EnvironmentSpec) (string, error) {
+// EnsureEnvironment records spec and replicas and returns its secret, or the error given to FailWith.
+func (c *Cluster) EnsureEnvironment(_ context.Context, spec actorpool.EnvironmentSpec, replicas int) (string, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.calls[spec.Key.ID()]++
@@ -57,7 +62,30 @@ func (c *Cluster) EnsureEnvironment(_ context.Context, spec actorpool.Environmen
 		return "", c.err
 	}
 	c.specs = append(c.specs, spec)
+	c.replicas[spec.Key.ID()] = replicas
 	return Secret(spec.Key.ID()), nil
+}
+
+// RemoveExecutor records the removal of pod.
+func (c *Cluster) RemoveExecutor(_ context.Context, _, pod string) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.removed = append(c.removed, pod)
+	return nil
+}
+
+// Replicas returns the replica count the environment with ID id was last ensured with.
+func (c *Cluster) Replicas(id string) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.replicas[id]
+}
+
+// Removed returns the executor pods removed so far, in order.
+func (c *Cluster) Removed() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return slices.Clone(c.removed)
 }
 
 // DeleteEnvironment records the deletion. If HoldDeletes was called, it first says it started and
@@ -260,7 +288,7 @@ func (n *Wakeups) Count() int {
 func Spec(name string, ttl time.Duration) actorpool.EnvironmentSpec {
 	return actorpool.EnvironmentSpec{
 		Key:      actorpool.EnvironmentKey{Namespace: "ns", Project: "p", Domain: "d", Name: name, Version: "v1", PodHash: "h"},
-		Replicas: 1, Slots: 1, TTL: ttl,
+		Replicas: 1, MinReplicas: 1, Slots: 1, TTL: ttl,
 		Pod:              &corev1.Pod{},
 		PrimaryContainer: "actor",
 	}

@@ -82,6 +82,21 @@ class ActorEnvironment:
     :param pod_template: a pod template for the executor pods.
     :param interruptible: whether the executor pods may run on interruptible nodes; None: not set (the
         workflow's or platform's default applies).
+    :param min_replica_count: the fewest executor pods while the environment lives; with it below
+        ``replica_count`` the environment grows with its work up to ``replica_count`` and removes executors
+        idle for ``scaledown_ttl_seconds`` (Flyte 2's ``replicas=(min, max)``). None: ``replica_count``, a fixed
+        size, as Union's actors have.
+    :param scaledown_ttl_seconds: how long an executor of an environment that scales stays idle before it is
+        removed (at least 1); None: the backend's default (30 s).
+    :param parallelism: how many tasks one executor pod runs at once, each in a warm Python process of its
+        own (so each holds its own copy of what tasks leave behind, and its own memory).
+    :param backlog_length: how many queued tasks one executor may have waiting on its account before the
+        environment grows; None: 0.
+
+    ``min_replica_count`` is an argument of its own rather than a ``(min, max)`` tuple in ``replica_count``
+    (Flyte 2's ``replicas``): ``replica_count`` keeps the one meaning it has in Union's API and on the wire
+    (the most executors), code written for ``union.actor`` runs unchanged, and each argument names exactly the
+    spec field it becomes (``min_replica_count``, ``replica_count``), as Flyte 2's SDK writes them.
     """
 
     name: str
@@ -95,6 +110,10 @@ class ActorEnvironment:
     secret_requests: Optional[List[Secret]] = None
     pod_template: Optional[PodTemplate] = None
     interruptible: Optional[bool] = None
+    min_replica_count: Optional[int] = None
+    scaledown_ttl_seconds: Optional[int] = None
+    parallelism: int = 1
+    backlog_length: Optional[int] = None
 
     def __post_init__(self):
         if not isinstance(self.name, str) or not _NAME_PATTERN.fullmatch(self.name):
@@ -116,6 +135,24 @@ class ActorEnvironment:
                 raise ValueError(f"ActorEnvironment.environment must map strings to strings, got {key!r}: {value!r}")
         if self.interruptible is not None and not isinstance(self.interruptible, bool):
             raise ValueError(f"ActorEnvironment.interruptible must be True, False or None, got {self.interruptible!r}")
+        if self.min_replica_count is not None and (
+            not _is_int(self.min_replica_count) or not 0 <= self.min_replica_count <= self.replica_count
+        ):
+            raise ValueError(
+                f"ActorEnvironment.min_replica_count must be an integer from 0 to replica_count ({self.replica_count}), "
+                f"got {self.min_replica_count!r}"
+            )
+        if self.scaledown_ttl_seconds is not None and (
+            not _is_int(self.scaledown_ttl_seconds) or not 1 <= self.scaledown_ttl_seconds <= MAX_TTL_SECONDS
+        ):
+            raise ValueError(
+                f"ActorEnvironment.scaledown_ttl_seconds must be an integer from 1 to {MAX_TTL_SECONDS} (seconds), "
+                f"got {self.scaledown_ttl_seconds!r}"
+            )
+        if not _is_int(self.parallelism) or self.parallelism < 1:
+            raise ValueError(f"ActorEnvironment.parallelism must be an integer >= 1, got {self.parallelism!r}")
+        if self.backlog_length is not None and (not _is_int(self.backlog_length) or self.backlog_length < 0):
+            raise ValueError(f"ActorEnvironment.backlog_length must be an integer >= 0, got {self.backlog_length!r}")
 
     def task(
         self,
@@ -187,14 +224,20 @@ class ActorEnvironment:
 
     def spec(self, settings: Optional[SerializationSettings] = None) -> Dict[str, Any]:
         """The environment's spec as Union's SDK writes it (ExecutionEnv.spec; None is "not set": the backend's
-        default applies)."""
-        return {
+        default applies), with Flyte 2's ``min_replica_count`` and ``scaledown_ttl_seconds`` when they are set
+        (an environment that does not set them has the spec, and so the version, it always had)."""
+        spec = {
             "container_image": self._image(settings),
-            "backlog_length": None,
-            "parallelism": 1,
+            "backlog_length": self.backlog_length,
+            "parallelism": self.parallelism,
             "replica_count": self.replica_count,
             "ttl_seconds": self.ttl_seconds,
         }
+        if self.min_replica_count is not None:
+            spec["min_replica_count"] = self.min_replica_count
+        if self.scaledown_ttl_seconds is not None:
+            spec["scaledown_ttl_seconds"] = self.scaledown_ttl_seconds
+        return spec
 
     def version(self, settings: Optional[SerializationSettings] = None) -> str:
         """A stable version of the environment's definition: equal definitions give equal versions on every

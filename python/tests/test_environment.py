@@ -129,6 +129,21 @@ def test_custom_is_the_execution_env_union_writes():
     }
 
 
+def test_scaling_arguments_are_the_spec_fields_flyte_2_writes():
+    scaling = ActorEnvironment(
+        name="e", replica_count=4, min_replica_count=1, scaledown_ttl_seconds=45, parallelism=2, backlog_length=3
+    )
+    spec = scaling.spec()
+    assert (spec["min_replica_count"], spec["replica_count"]) == (1, 4)
+    assert (spec["scaledown_ttl_seconds"], spec["parallelism"], spec["backlog_length"]) == (45, 2, 3)
+    fixed = ActorEnvironment(name="e", replica_count=4)
+    assert "min_replica_count" not in fixed.spec() and "scaledown_ttl_seconds" not in fixed.spec(), (
+        "unset, they are not written: a fixed environment's spec, and version, are what they always were"
+    )
+    assert scaling.version() != fixed.version()
+    assert ActorEnvironment(name="e", replica_count=4, parallelism=2).version() != fixed.version()
+
+
 def test_unset_ttl_is_null_so_the_backend_default_applies():
     assert ActorEnvironment(name="e").spec()["ttl_seconds"] is None
 
@@ -188,6 +203,21 @@ def test_ttl_bounds_refuse(ttl):
         ({"replica_count": "2"}, "ActorEnvironment.replica_count must be an integer >= 1, got '2'"),
         ({"environment": {"A": 1}}, "ActorEnvironment.environment must map strings to strings, got 'A': 1"),
         ({"interruptible": "yes"}, "ActorEnvironment.interruptible must be True, False or None, got 'yes'"),
+        (
+            {"replica_count": 2, "min_replica_count": 3},
+            "ActorEnvironment.min_replica_count must be an integer from 0 to replica_count (2), got 3",
+        ),
+        (
+            {"min_replica_count": -1},
+            "ActorEnvironment.min_replica_count must be an integer from 0 to replica_count (1), got -1",
+        ),
+        (
+            {"scaledown_ttl_seconds": 0},
+            "ActorEnvironment.scaledown_ttl_seconds must be an integer from 1 to 86400 (seconds), got 0",
+        ),
+        ({"parallelism": 0}, "ActorEnvironment.parallelism must be an integer >= 1, got 0"),
+        ({"parallelism": 1.5}, "ActorEnvironment.parallelism must be an integer >= 1, got 1.5"),
+        ({"backlog_length": -1}, "ActorEnvironment.backlog_length must be an integer >= 0, got -1"),
     ],
 )
 def test_bad_definitions_are_refused_naming_the_field(kwargs, message):

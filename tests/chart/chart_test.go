@@ -208,7 +208,7 @@ func TestRenderFullValues(t *testing.T) {
 		"start-timeout": "3m", "warmup-timeout": "2m", "default-ttl": "5m", "heartbeat-interval": "10s",
 		"missed-heartbeats": int64(4), "resync-interval": "1m", "reconnect-grace": "45s", "orphan-grace": "5m",
 		"forget-after": "2h", "max-retry-interval": "10m", "max-replicas": int64(20), "max-parallelism": int64(8),
-		"max-ttl": "6h",
+		"max-ttl": "6h", "max-executors-per-namespace": int64(30), "queue-order": "fifo",
 		"wait-in-round": map[string]any{"max-wait": "40ms", "max-waiting": int64(3)},
 		"prewarm":       map[string]any{"enabled": false, "max-environments": int64(4)},
 		"tls": map[string]any{"mode": "files", "cert-file": "/etc/actors/tls/tls.crt",

@@ -194,7 +194,7 @@ func poolLife(ctx context.Context, admin, client kubernetes.Interface, namespace
 	}()
 
 	spec := environmentSpec(namespace)
-	if _, err := cluster.EnsureEnvironment(ctx, spec); err != nil {
+	if _, err := cluster.EnsureEnvironment(ctx, spec, spec.Replicas); err != nil {
 		return fmt.Errorf("ensure environment: %w", err)
 	}
 	pod, err := waitForState(states, waitFor, func(s actorpool.ExecutorPodState) bool { return s.Namespace == namespace && !s.Ended })
@@ -224,8 +224,19 @@ func poolLife(ctx context.Context, admin, client kubernetes.Interface, namespace
 	if !slices.ContainsFunc(found, func(d actorpool.DiscoveredEnvironment) bool { return d.ID == spec.Key.ID() && d.Secret != "" }) {
 		return fmt.Errorf("discover environments: %s not found in %+v", spec.Key.ID(), found)
 	}
-	if _, err := cluster.EnsureEnvironment(ctx, spec); err != nil {
+	// It grows by one executor for a burst, and removes it again when idle (scaled down).
+	if _, err := cluster.EnsureEnvironment(ctx, spec, spec.Replicas+1); err != nil {
 		return fmt.Errorf("ensure environment after its pod ended: %w", err)
+	}
+	pods, err := admin.CoreV1().Pods(namespace).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return err
+	}
+	if len(pods.Items) == 0 {
+		return fmt.Errorf("ensure environment made no pods")
+	}
+	if err := cluster.RemoveExecutor(ctx, namespace, pods.Items[0].Name); err != nil {
+		return fmt.Errorf("remove an idle executor: %w", err)
 	}
 	if err := cluster.DeleteEnvironment(ctx, namespace, spec.Key.ID()); err != nil {
 		return fmt.Errorf("delete environment: %w", err)

@@ -1,0 +1,30 @@
+"""An environment that scales between one and three executors: a burst of work grows it, and executors idle for
+two seconds go again."""
+
+import os
+import time
+import typing
+
+from flytekit import map_task, workflow
+
+from flyteactors import ActorEnvironment
+
+scaling_env = ActorEnvironment(
+    name="scaling-actor", replica_count=3, min_replica_count=1, scaledown_ttl_seconds=2, ttl_seconds=300
+)
+
+
+@scaling_env.task
+def hold(seconds: float) -> int:
+    time.sleep(seconds)
+    return os.getpid()
+
+
+@workflow
+def one(seconds: float = 0.1) -> int:
+    return hold(seconds=seconds)
+
+
+@workflow
+def burst(seconds: typing.List[float]) -> typing.List[int]:
+    return map_task(hold)(seconds=seconds)
