@@ -79,3 +79,28 @@ func TestScalingBurstUpAndBackDown(t *testing.T) {
 	assert.GreaterOrEqual(t, metrics[`environment_scaled{direction="up"}`], 1.0, "%v", metrics)
 	assert.Equal(t, 7.0, metrics[`attempts_ended{outcome="succeeded"}`], "%v", metrics)
 }
+
+// TestParallelismRunsTasksAtOnceInRuntimesOfTheirOwn: parallelism=2 on one replica runs two tasks at
+// once on the one executor pod, each in a warm Python process of its own.
+func TestParallelismRunsTasksAtOnceInRuntimesOfTheirOwn(t *testing.T) {
+	ctx := context.Background()
+	stack, reg := startWith(t, "actors")
+	seconds := make([]*idlcore.Literal, 4)
+	for i := range seconds {
+		seconds[i] = coreutils.MustMakeLiteral(1.0)
+	}
+	exec, err := stack.Run(ctx, reg, "actors.scaling.two_at_once", map[string]*idlcore.Literal{"seconds": {Value: &idlcore.Literal_Collection{
+		Collection: &idlcore.LiteralCollection{Literals: seconds}}}}, 5*time.Minute)
+	require.NoError(t, err)
+	pids := map[int64]bool{}
+	for _, l := range exec.Outputs.GetLiterals()["o0"].GetCollection().GetLiterals() {
+		pids[intOf(l)] = true
+	}
+	assert.Len(t, pids, 2, "two runtimes, each running its share of the tasks")
+	pods, err := stack.ExecutorPods(ctx)
+	require.NoError(t, err)
+	assert.Len(t, pods, 1)
+	spans := allSpans(ctx, t, stack)
+	require.Len(t, spans, 4)
+	assert.Equal(t, 2, maxOverlap(spans), "two tasks at once on the one executor")
+}
