@@ -57,15 +57,19 @@ type attempt struct {
 	// resultHeld is true once the executor reported a result for the attempt: it holds the result
 	// until the pool acknowledges it, which the pool does when the attempt is released.
 	resultHeld bool
-	// lastSeen is when the plugin last asked about the attempt; queuedAt when it was last queued.
-	lastSeen time.Time
-	queuedAt time.Time
+	// lastSeen is when the plugin last asked about the attempt; queuedAt when it was last queued;
+	// assignedAt when it was last sent to an executor.
+	lastSeen   time.Time
+	queuedAt   time.Time
+	assignedAt time.Time
 	// waiting is the last waiting reason the plugin was told, and waitingVersion how often it changed.
 	waiting        string
 	waitingVersion uint32
-	// queue is the queue the attempt waits in, with its neighbours there; nil when not queued.
+	// queue is the queue the attempt waits in, with its neighbours there; nil when not queued. seq is
+	// its number in its execution's turn (taskQueue).
 	queue      *attemptQueue
 	prev, next *attempt
+	seq        int64
 	// ended is closed when the attempt succeeds or fails (AwaitEnd).
 	ended chan struct{}
 }
@@ -93,6 +97,10 @@ func (p *Pool) assignLocked(a *attempt, s *Session) {
 	a.session = s
 	a.status.phase = TaskAssigned
 	a.status.Executor = s.podName
+	a.assignedAt = p.opts.Now()
+	// The executor's runtimes have each run a task, or this one is the first on one of them.
+	p.metrics.assigned(a.env, s.env.assignments[s.podName] >= s.slots)
+	s.env.assignments[s.podName]++
 	s.takeSlot(a)
 }
 
@@ -115,6 +123,7 @@ func (p *Pool) startLocked(a *attempt, at time.Time, w *wakeups) {
 	}
 	a.status.phase = TaskRunning
 	a.status.StartedAt = at
+	p.metrics.started(a.env, a.assignedAt, p.opts.Now())
 	w.add(a.owner)
 }
 
@@ -149,7 +158,8 @@ func (p *Pool) recordLocked(a *attempt, r Result, w *wakeups) {
 	if !r.StartedAt.IsZero() && !r.FinishedAt.Before(r.StartedAt) {
 		a.env.runTimes.note(a.name, r.FinishedAt.Sub(r.StartedAt))
 	}
-	p.metrics.attemptEnded(nil)
+	p.metrics.attemptEnded(a.env, nil)
+	p.metrics.ran(a.env, r)
 	w.add(a.owner)
 }
 
@@ -164,7 +174,7 @@ func (p *Pool) failLocked(a *attempt, f Failure, w *wakeups) bool {
 	a.status.phase = TaskFailed
 	a.status.failure = &f
 	close(a.ended)
-	p.metrics.attemptEnded(&f)
+	p.metrics.attemptEnded(a.env, &f)
 	w.add(a.owner)
 	return true
 }

@@ -22,6 +22,18 @@ type Cluster interface {
 	// WatchExecutorPods tells observe how each executor pod is doing, whenever that changes, until ctx
 	// is done. observe must not block.
 	WatchExecutorPods(ctx context.Context, observe func(ExecutorPodState)) error
+	// RecordExecutorEvent records an event on an executor pod, where operators look (kubectl describe
+	// pod). It must not block: the pool calls it while it holds its lock.
+	RecordExecutorEvent(e ExecutorEvent)
+}
+
+// ExecutorEvent is something that happened to an executor, for the operators who look at its pod.
+type ExecutorEvent struct {
+	Namespace, Pod, UID string
+	// Warning marks something that went wrong; otherwise it is normal.
+	Warning bool
+	// Reason is one CamelCase word; Message says what happened, for people.
+	Reason, Message string
 }
 
 // DiscoveredEnvironment is an environment found in the cluster.
@@ -46,6 +58,9 @@ type ExecutorPodState struct {
 	// EnvironmentID is the ID of the pod's environment.
 	EnvironmentID string
 	Pod           string
+	// UID is the pod's UID (events about it name it); Created when it was created.
+	UID     string
+	Created time.Time
 	// Ended is true when the pod is gone or its executor container has terminated: the executor will
 	// not come back.
 	Ended bool
@@ -59,6 +74,9 @@ type ExecutorPodState struct {
 	// Problem says, for people, why the pod does not run its executor (an image that cannot be pulled,
 	// a missing secret, no room on any node, how it ended); empty while it starts normally or runs.
 	Problem string
+	// Reason is the problem's one-word reason (ImagePullBackOff, Unschedulable, OOMKilled, Evicted, ...),
+	// for metrics; empty without a problem.
+	Reason string
 	// Permanent is true when the problem cannot heal by waiting or by a new pod of the same spec (an
 	// invalid image name, a runtime that cannot import flytekit, an executor the pool refused).
 	Permanent bool

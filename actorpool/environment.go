@@ -62,12 +62,15 @@ type environment struct {
 	capped bool
 	// removing are the executor pods the pool is removing because they were idle (scaled down).
 	removing map[string]bool
+	// assignments counts the attempts sent to each executor pod that connected (for the metrics: the
+	// first on each of its runtimes is cold).
+	assignments map[string]int
 }
 
 func newEnvironment(spec EnvironmentSpec, id string, order QueueOrder) *environment {
 	return &environment{spec: spec, id: id, queue: newTaskQueue(order), sessions: map[string]*Session{},
 		lost: map[string]*Session{}, awaiting: map[string]bool{}, pods: map[string]ExecutorPodState{},
-		removing: map[string]bool{}, wake: make(chan struct{}, 1)}
+		removing: map[string]bool{}, assignments: map[string]int{}, wake: make(chan struct{}, 1)}
 }
 
 // replicasNow reads env.replicas under mu (for a log line made without it).
@@ -95,6 +98,9 @@ func (env *environment) enqueue(a *attempt, now time.Time) {
 	env.poke()
 }
 
+// hasFreeSlot reports whether a connected executor of the environment has a free slot.
+func (env *environment) hasFreeSlot() bool { return env.freeSession() != nil }
+
 // freeSession returns the connected session with the most free slots, or nil if none has one.
 func (env *environment) freeSession() *Session {
 	var best *Session
@@ -106,29 +112,60 @@ func (env *environment) freeSession() *Session {
 	return best
 }
 
-// waitingReason says why a queued attempt of the environment is not running yet, bounded (it goes into
-// Flyte's events and the workflow's status) and as valid UTF-8.
-func (env *environment) waitingReason(capReason string) string {
-	return contract.TruncateReason(env.withCap(env.unboundedWaitingReason(), capReason))
+// waitingReason says why a, a queued attempt of the environment (nil: a task submitted now), is not
+// running yet, for the people who read Flyte's events: bounded (it goes into the events and the
+// workflow's status) and valid UTF-8.
+func (env *environment) waitingReason(a *attempt, capReason string) string {
+	return contract.TruncateReason(env.withCap(env.unboundedWaitingReason(a), capReason))
 }
 
-func (env *environment) unboundedWaitingReason() string {
+func (env *environment) unboundedWaitingReason(a *attempt) string {
+	name := env.spec.Key.Name
 	switch {
 	case env.broken != "":
 		return env.broken
 	case env.lastErr != nil:
-		return fmt.Sprintf("environment %s cannot start executors yet: %v", env.spec.Key.Name, env.lastErr)
+		return fmt.Sprintf("environment %s cannot start executors yet: %v", name, env.lastErr)
 	case env.deleting:
-		return fmt.Sprintf("environment %s is being replaced after it was idle", env.spec.Key.Name)
+		return fmt.Sprintf("environment %s is being replaced after it was idle", name)
 	case len(env.awaiting) > 0:
-		return fmt.Sprintf("waiting for %d executors of environment %s to reconnect after a restart", len(env.awaiting), env.spec.Key.Name)
+		return fmt.Sprintf("waiting for %d executors of environment %s to reconnect after a restart", len(env.awaiting), name)
 	case len(env.sessions) == 0:
+		reason := fmt.Sprintf("waiting for executors: 0/%d ready in environment %s", env.replicas, name)
 		if problems := env.podProblems(); problems != "its pods are still pending" {
-			return fmt.Sprintf("waiting for executors of environment %s to start: %s", env.spec.Key.Name, problems)
+			reason += " (" + problems + ")"
 		}
-		return fmt.Sprintf("waiting for executors of environment %s to start", env.spec.Key.Name)
-	default:
-		return fmt.Sprintf("waiting for a free slot on the %d executors of environment %s", len(env.sessions), env.spec.Key.Name)
+		return reason
+	}
+	// Without an attempt (the status page), the reason a task submitted now would get: behind all.
+	ahead := env.queue.len()
+	if a != nil && a.isQueued() {
+		ahead = env.queue.ahead(a)
+	}
+	return fmt.Sprintf("queued: %s ahead in environment %s (%d/%d executors ready, all busy)", tasksAhead(ahead), name,
+		len(env.sessions), max(env.replicas, len(env.sessions)))
+}
+
+// tasksAhead says how many tasks are ahead: exactly below ten, then on a 1-2-5 scale (10 or more, 20 or
+// more, 50 or more, 100 or more, ...), so that the reason, and the event each new one makes, changes
+// rarely while a long queue moves.
+func tasksAhead(n int) string {
+	switch {
+	case n == 0:
+		return "no task"
+	case n == 1:
+		return "1 task"
+	case n < 10:
+		return fmt.Sprintf("%d tasks", n)
+	}
+	shown := 10
+	for decade := 10; ; decade *= 10 {
+		for _, v := range []int{decade, 2 * decade, 5 * decade} {
+			if v > n {
+				return fmt.Sprintf("%d or more tasks", shown)
+			}
+			shown = v
+		}
 	}
 }
 

@@ -35,6 +35,9 @@ type Options struct {
 	MaxExecutorsPerNamespace int
 	// Now returns the current time.
 	Now func() time.Time
+	// MetricsEnvironments bounds the environments whose metrics carry their own name, project and
+	// domain labels: the first ones seen; every later one counts under "_other" (see metrics.go).
+	MetricsEnvironments int
 	// Metrics is the scope the pool registers its metrics in (see metrics.go); nil keeps none.
 	Metrics promutils.Scope
 }
@@ -43,15 +46,16 @@ type Options struct {
 // configuration defaults are taken from here.
 func DefaultOptions() Options {
 	return Options{
-		RetryInterval:    2 * time.Second,
-		MaxRetryInterval: 5 * time.Minute,
-		ResyncInterval:   30 * time.Second,
-		ReconnectGrace:   20 * time.Second,
-		OrphanGrace:      2 * time.Minute,
-		ForgetAfter:      time.Hour,
-		StartTimeout:     10 * time.Minute,
-		QueueOrder:       QueueFair,
-		Now:              time.Now,
+		RetryInterval:       2 * time.Second,
+		MaxRetryInterval:    5 * time.Minute,
+		ResyncInterval:      30 * time.Second,
+		ReconnectGrace:      20 * time.Second,
+		OrphanGrace:         2 * time.Minute,
+		ForgetAfter:         time.Hour,
+		StartTimeout:        10 * time.Minute,
+		QueueOrder:          QueueFair,
+		MetricsEnvironments: 100,
+		Now:                 time.Now,
 	}
 }
 
@@ -74,6 +78,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.QueueOrder == "" {
 		o.QueueOrder = d.QueueOrder
+	}
+	if o.MetricsEnvironments <= 0 {
+		o.MetricsEnvironments = d.MetricsEnvironments
 	}
 	return o
 }

@@ -64,7 +64,7 @@ func New(ctx context.Context, cluster Cluster, notify Notifier, opts Options) *P
 		attempts:          map[string]*attempt{},
 		namespaceReplicas: map[string]int{},
 	}
-	p.metrics = newMetrics(opts.Metrics, p)
+	p.metrics = newMetrics(p.opts.Metrics, p)
 	p.wg.Add(4)
 	go p.discover()
 	go p.sweep()

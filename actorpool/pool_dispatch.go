@@ -12,7 +12,7 @@ func (p *Pool) dispatchLocked(env *environment, w *wakeups) {
 			return
 		}
 		a := env.queue.pop()
-		p.metrics.waited(a.queuedAt, p.opts.Now())
+		p.metrics.waited(env, a.queuedAt, p.opts.Now())
 		p.assignLocked(a, s)
 		s.link.Assign(a.assignment())
 		w.add(a.owner)

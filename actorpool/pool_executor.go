@@ -23,6 +23,16 @@ func (p *Pool) AttachExecutor(h ExecutorHello, link ExecutorLink) (s *Session, c
 		}
 		reported := h.reported()
 		s.draining = env.pods[h.PodName].Stopping
+		pod := env.pods[h.PodName]
+		if _, before := env.assignments[h.PodName]; before || env.sessions[h.PodName] != nil || env.lost[h.PodName] != nil {
+			p.metrics.reconnected(env)
+			p.executorEventLocked(env, h.PodName, false, "ExecutorReconnected", "the executor connected to the actor pool again")
+		} else {
+			env.assignments[h.PodName] = 0
+			p.metrics.executorStarted(env, pod.Created, p.opts.Now())
+			p.executorEventLocked(env, h.PodName, false, "ExecutorConnected",
+				fmt.Sprintf("the executor connected to the actor pool with %d slots: environment %s runs tasks on it", s.slots, env.spec.Key.Name))
+		}
 		if old := env.sessions[h.PodName]; old != nil {
 			cancel = p.takeOverLocked(old, s, reported, w)
 		}
@@ -125,6 +135,23 @@ func (p *Pool) adoptRunningLocked(s *Session, running []string, w *wakeups) (can
 	return cancel
 }
 
+// RuntimesRestarted records that s's executor has started its Python runtimes again restarts times in
+// all (it reports the count so far, with each result and heartbeat).
+func (p *Pool) RuntimesRestarted(s *Session, restarts int) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if restarts > s.runtimeRestarts {
+		p.metrics.runtimesRestarted(s.env, restarts-s.runtimeRestarts)
+		s.runtimeRestarts = restarts
+	}
+}
+
+// executorEventLocked records an event on executor pod of env. p.mu must be held.
+func (p *Pool) executorEventLocked(env *environment, pod string, warning bool, reason, message string) {
+	p.cluster.RecordExecutorEvent(ExecutorEvent{Namespace: env.spec.Key.Namespace, Pod: pod, UID: env.pods[pod].UID,
+		Warning: warning, Reason: reason, Message: message})
+}
+
 // DetachExecutor ends an executor's session. Its attempts wait for the executor to reconnect, for up
 // to the reconnect grace; then, or as soon as its pod is seen ended, they fail as lost, retryably:
 // Flyte runs them again as new attempts.
@@ -159,7 +186,9 @@ func (p *Pool) failLostLocked(s *Session, fate ExecutorPodState, w *wakeups) {
 		delete(s.env.lost, s.podName)
 	}
 	if p.failRunningLocked(s, lostFailure(s.podName, s.lostReason, fate), w) {
-		p.metrics.executorLost()
+		p.metrics.executorLost(s.env)
+		p.executorEventLocked(s.env, s.podName, true, "ExecutorLost",
+			fmt.Sprintf("the executor went away while it ran tasks (%s); they failed as lost, and Flyte retries them", s.lostReason))
 	}
 }
 

@@ -174,6 +174,7 @@ func (p *Pool) teardown(env *environment, spec EnvironmentSpec) (gone bool) {
 		if env.idle() {
 			p.setReplicasLocked(env, 0)
 			delete(p.environments, env.id)
+			p.metrics.event(env, eventDeleted)
 			gone = true
 		}
 	})

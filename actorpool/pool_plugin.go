@@ -63,7 +63,7 @@ func (p *Pool) Status(id string) (TaskStatus, bool) {
 		s.ExecutorContainer = a.env.spec.PrimaryContainer
 	}
 	if s.phase == TaskQueued {
-		reason := a.env.waitingReason(p.capReason(a.env))
+		reason := a.env.waitingReason(a, p.capReason(a.env))
 		if !p.discoveryDone {
 			reason = "the actor pool is starting: it is finding out which executors already run"
 		}

@@ -23,7 +23,7 @@ func TestSubmitRunsTaskToSuccess(t *testing.T) {
 	s := eventuallyPhase(t, f.pool, "a", actorpool.TaskQueued)
 	require.Eventually(t, func() bool {
 		s, _ = f.pool.Status("a")
-		return strings.Contains(s.Waiting, "waiting for executors of environment env")
+		return strings.Contains(s.Waiting, "waiting for executors: 0/1 ready in environment env")
 	}, 5*time.Second, 2*time.Millisecond, s.Waiting)
 
 	e, link, cancel := f.attach(t, spec, "pod-1", nil, nil)

@@ -46,12 +46,16 @@ func (p *Pool) observePod(state ExecutorPodState) {
 		}
 		if state.Problem != before.Problem {
 			p.wakeQueuedLocked(env, w) // their waiting reason changed
+			if state.Reason != "" {
+				p.metrics.podProblem(env, state.Reason)
+			}
 		}
 		if state.Ended && (!seen || !before.Ended) {
 			if s := env.lost[state.Pod]; s != nil {
 				p.failLostLocked(s, state, w)
 			}
 			delete(env.awaiting, state.Pod)
+			delete(env.assignments, state.Pod)
 			if env.removing[state.Pod] {
 				delete(env.removing, state.Pod)
 				logger.Infof(p.ctx, "environment %s: idle executor pod %s removed (scaled down)", env.spec.Key, state.Pod)

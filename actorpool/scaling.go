@@ -107,11 +107,16 @@ func (p *Pool) scaleLocked(env *environment, now time.Time) (remove string, grow
 		s := env.sessions[d.remove]
 		s.draining = true // idle, and from now on given nothing: its pod may go
 		env.removing[d.remove] = true
-		p.metrics.scaled(env, "down")
+		p.metrics.event(env, eventScaledDown)
+		p.executorEventLocked(env, d.remove, false, "ExecutorScaledDown", fmt.Sprintf(
+			"the executor was idle for %s and environment %s needs %d executors: it is removed", env.spec.ScaledownTTL, env.spec.Key.Name, d.replicas))
 		return d.remove, false
 	}
-	if d.replicas > before && before > 0 {
-		p.metrics.scaled(env, "up")
+	switch {
+	case before == 0 && d.replicas > 0:
+		p.metrics.event(env, eventStarted)
+	case d.replicas > before:
+		p.metrics.event(env, eventScaledUp)
 	}
 	return "", true
 }

@@ -36,6 +36,9 @@ type turnQueue struct {
 	attemptQueue
 	key        types.NamespacedName
 	prev, next *turnQueue
+	// nextSeq numbers the attempts pushed, so that an attempt's place in its turn is its number less
+	// the head's (a removal from the middle leaves a gap: the place is then an upper bound).
+	nextSeq int64
 }
 
 func newTaskQueue(order QueueOrder) taskQueue {
@@ -59,6 +62,8 @@ func (q *taskQueue) executions() int { return len(q.byTurn) }
 // takes its turn after those already there.
 func (q *taskQueue) push(a *attempt) {
 	t := q.turnOf(a)
+	a.seq = t.nextSeq
+	t.nextSeq++
 	t.push(a)
 	q.n++
 }
@@ -67,6 +72,12 @@ func (q *taskQueue) push(a *attempt) {
 // next turn. It is for an attempt that had its turn and must run again (its executor never got it).
 func (q *taskQueue) pushFront(a *attempt) {
 	t := q.turnOf(a)
+	if t.head != nil {
+		a.seq = t.head.seq - 1
+	} else {
+		a.seq = t.nextSeq
+		t.nextSeq++
+	}
 	t.pushFront(a)
 	q.unlink(t)
 	q.linkFirst(t)
@@ -100,6 +111,28 @@ func (q *taskQueue) remove(a *attempt) {
 		q.unlink(t)
 		delete(q.byTurn, t.key)
 	}
+}
+
+// ahead returns how many queued attempts go to an executor before a, which must be queued here: the
+// ones before it in its execution's turn, and, taking turns round-robin, as many of every other
+// execution's (one more from the executions whose turn comes before a's).
+func (q *taskQueue) ahead(a *attempt) int {
+	mine := q.byTurn[q.turnKey(a)]
+	k := int(a.seq - mine.head.seq)
+	n := k
+	before := true
+	for t := q.first; t != nil; t = t.next {
+		if t == mine {
+			before = false
+			continue
+		}
+		if before {
+			n += min(t.len(), k+1)
+		} else {
+			n += min(t.len(), k)
+		}
+	}
+	return n
 }
 
 // oldestQueuedAt returns when the attempt queued longest ago was queued, and false if none is.

@@ -73,3 +73,29 @@ func TestFairQueueRemovesAnywhereAndRequeuesFirst(t *testing.T) {
 	assert.Equal(t, []string{"e", "f"}, seen, "each may remove what it is given")
 	assert.Equal(t, 0, q.len())
 }
+
+func TestQueueSaysHowManyTasksAreAhead(t *testing.T) {
+	fair := newTaskQueue(QueueFair)
+	big := make([]*attempt, 5)
+	for i := range big {
+		big[i] = queued(fmt.Sprintf("big-%d", i), "big")
+		fair.push(big[i])
+	}
+	small := queued("small", "small")
+	fair.push(small)
+	assert.Equal(t, 0, fair.ahead(big[0]))
+	assert.Equal(t, 1, fair.ahead(small), "one of the map's, then its turn")
+	assert.Equal(t, 4, fair.ahead(big[3]), "three before it in its turn, and the small workflow's one")
+	var order []string
+	for a := fair.pop(); a != nil; a = fair.pop() {
+		order = append(order, a.id)
+	}
+	assert.Equal(t, []string{"big-0", "small", "big-1", "big-2", "big-3", "big-4"}, order, "as ahead said")
+
+	fifo := newTaskQueue(QueueFIFO)
+	for _, a := range []*attempt{queued("a", "x"), queued("b", "y"), queued("c", "x")} {
+		fifo.push(a)
+	}
+	c := fifo.byTurn[fifo.turnKey(queued("c", "x"))].tail
+	assert.Equal(t, 2, fifo.ahead(c))
+}

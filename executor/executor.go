@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"google.golang.org/grpc"
@@ -42,6 +43,8 @@ type Executor struct {
 	cfg     Config
 	spawner *spawner
 	free    chan *Runtime
+	// runtimeRestarts counts the runtimes started again since the executor started (the pool's metrics).
+	runtimeRestarts atomic.Uint32
 
 	mu sync.Mutex // guards the fields below
 	// running are the tasks that have a slot, by ID; an entry is made before the task gets a
@@ -101,7 +104,8 @@ func New(cfg Config) (*Executor, error) {
 	}
 	for range cfg.Slots {
 		x.free <- NewRuntime(RuntimeOptions{Command: cfg.RuntimeCommand, Env: cfg.RuntimeEnv,
-			Stdout: cfg.Stdout, Stderr: cfg.Stderr, Start: x.spawner.start, WarmupTimeout: cfg.WarmupTimeout})
+			Stdout: cfg.Stdout, Stderr: cfg.Stderr, Start: x.spawner.start, WarmupTimeout: cfg.WarmupTimeout,
+			OnRestart: func() { x.runtimeRestarts.Add(1) }})
 	}
 	return x, nil
 }

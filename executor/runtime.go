@@ -33,6 +33,8 @@ type RuntimeOptions struct {
 	// WarmupTimeout bounds how long a runtime started again (after one died) may take to become ready;
 	// default contract.DefaultWarmupTimeout.
 	WarmupTimeout time.Duration
+	// OnRestart, if set, is called each time the runtime is started again because its process died.
+	OnRestart func()
 }
 
 // Runtime is one warm Python process that runs one task at a time (see python/flyteactors/runtime).
@@ -106,6 +108,9 @@ func (r *Runtime) Start(ctx context.Context) error {
 	}
 	if p != nil {
 		p.release()
+		if r.opts.OnRestart != nil {
+			r.opts.OnRestart()
+		}
 	}
 	p, err := r.spawn()
 	if err != nil {

@@ -1,9 +1,8 @@
 package executor
 
 import (
-	executorv1 "github.com/flyteactors/flyteactors/go/executor/v1"
-
 	"github.com/flyteactors/flyteactors/go/contract"
+	executorv1 "github.com/flyteactors/flyteactors/go/executor/v1"
 )
 
 // The control channel between the bridge and its Python runtime (python/flyteactors/runtime): one JSON

@@ -212,7 +212,7 @@ func (x *Executor) heartbeat(ctx context.Context, s *session, interval time.Dura
 			return
 		case <-t.C:
 			_ = s.send(&executorv1.ExecutorMessage{Message: &executorv1.ExecutorMessage_Heartbeat{
-				Heartbeat: &executorv1.Heartbeat{SentAt: timestamppb.Now()}}})
+				Heartbeat: &executorv1.Heartbeat{SentAt: timestamppb.Now(), RuntimeRestarts: x.runtimeRestarts.Load()}}})
 		}
 	}
 }

@@ -93,7 +93,8 @@ func (x *Executor) start(ctx context.Context, a *executorv1.Assignment) {
 // finish moves a task from its slot (if it had one) to the held results (failure nil: the command
 // completed), frees its runtime, and reports the result.
 func (x *Executor) finish(id string, startedAt time.Time, r *Runtime, failure *executorv1.Failure) {
-	f := &executorv1.TaskFinished{TaskId: id, Failure: failure, StartedAt: timestamppb.New(startedAt), FinishedAt: timestamppb.Now()}
+	f := &executorv1.TaskFinished{TaskId: id, Failure: failure, StartedAt: timestamppb.New(startedAt), FinishedAt: timestamppb.Now(),
+		RuntimeRestarts: x.runtimeRestarts.Load()}
 	x.mu.Lock()
 	delete(x.running, id)
 	x.held[id] = f

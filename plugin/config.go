@@ -53,6 +53,8 @@ type Config struct {
 	MaxReplicas int `json:"max-replicas" pflag:",Most executor pods (replica_count) one environment may ask for."`
 	// MaxExecutorsPerNamespace caps the executor pods of all environments of a namespace together.
 	MaxExecutorsPerNamespace int `json:"max-executors-per-namespace" pflag:",Most executor pods the actor environments of one namespace may run together, so that one user's replica_count cannot take the cluster: an environment that would grow beyond it waits, and its tasks say why. 0: no cap."`
+	// MetricsEnvironments bounds the environments whose metrics carry their own labels.
+	MetricsEnvironments int `json:"metrics-environments" pflag:",Most environments (by name, project and domain) whose metrics carry their own labels, the first ones seen; later ones count under environment=_other. Bounds the series: about 100 per environment."`
 	// QueueOrder is the order of each environment's queue.
 	QueueOrder string `json:"queue-order" pflag:",Order in which an environment's queued tasks get executors: fair (the workflow executions with queued tasks take turns, each one's tasks in order, so a small workflow behind a big map waits for one of the map's tasks) or fifo (arrival order)."`
 	// MaxParallelism is the most tasks one executor pod may run at once.
@@ -147,6 +149,7 @@ var (
 		MaxReplicas:             100,
 		MaxParallelism:          64,
 		QueueOrder:              string(actorpool.QueueFair),
+		MetricsEnvironments:     actorpool.DefaultOptions().MetricsEnvironments,
 		MaxTTL:                  stdconfig.Duration{Duration: 24 * time.Hour},
 		TLS:                     TLSConfig{Mode: tlsAuto, SecretName: "flyte-actors-tls"},
 		Endpoint:                EndpointConfig{Service: "flyte-actors{shard}"},

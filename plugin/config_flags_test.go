@@ -337,6 +337,20 @@ func TestConfig_SetFlags(t *testing.T) {
 			}
 		})
 	})
+	t.Run("Test_metrics-environments", func(t *testing.T) {
+
+		t.Run("Override", func(t *testing.T) {
+			testValue := "1"
+
+			cmdFlags.Set("metrics-environments", testValue)
+			if vInt, err := cmdFlags.GetInt("metrics-environments"); err == nil {
+				testDecodeJson_Config(t, fmt.Sprintf("%v", vInt), &actual.MetricsEnvironments)
+
+			} else {
+				assert.FailNow(t, err.Error())
+			}
+		})
+	})
 	t.Run("Test_queue-order", func(t *testing.T) {
 
 		t.Run("Override", func(t *testing.T) {

@@ -39,6 +39,12 @@ func (p *Plugin) transition(ctx context.Context, tCtx pluginsCore.TaskExecutionC
 		if !s.StartedAt.IsZero() {
 			version++
 		}
+		// PhaseInfoRunning takes no reason: Flyte's events carry it among the task info's reasons.
+		since := info.OccurredAt
+		if !s.StartedAt.IsZero() {
+			since = &s.StartedAt
+		}
+		info.AdditionalReasons = []pluginsCore.ReasonInfo{{Reason: "running on " + s.Executor, OccurredAt: since}}
 		return pluginsCore.DoTransition(pluginsCore.PhaseInfoRunning(version, info)), nil
 	case actorpool.TaskSucceeded:
 		// Outputs, or the task's own error document, are where its pod would have left them;

@@ -78,11 +78,23 @@ func newPrewarmer(pool environmentPrewarmer, cfg *Config, shard string, workflow
 		metrics: newPrewarmMetrics(scope)}
 }
 
+// Lookahead prewarm's metric names, under the plugin's "prewarm" scope.
+const (
+	metricPrewarmWorkflows    = "workflows"
+	metricPrewarmEnvironments = "environments"
+	metricPrewarmFailures     = "failures"
+)
+
+// PrewarmMetricNames returns the names of lookahead prewarm's metrics (without their scope's prefix).
+func PrewarmMetricNames() []string {
+	return []string{metricPrewarmWorkflows, metricPrewarmEnvironments, metricPrewarmFailures}
+}
+
 func newPrewarmMetrics(scope promutils.Scope) prewarmMetrics {
 	return prewarmMetrics{
-		workflows:    scope.MustNewCounter("workflows", "Workflows lookahead prewarm looked at as they started"),
-		environments: scope.MustNewCounter("environments", "Environments started ahead of their first task"),
-		failures:     scope.MustNewCounter("failures", "Environments of starting workflows that could not be read or started ahead"),
+		workflows:    scope.MustNewCounter(metricPrewarmWorkflows, "Workflows lookahead prewarm looked at as they started"),
+		environments: scope.MustNewCounter(metricPrewarmEnvironments, "Environments started ahead of their first task"),
+		failures:     scope.MustNewCounter(metricPrewarmFailures, "Environments of starting workflows that could not be read or started ahead"),
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"net/http"
 	"reflect"
 	"sync"
 
@@ -93,6 +94,7 @@ func startPoolAt(ctx context.Context, iCtx pluginsCore.SetupContext, cfg *Config
 		StartTimeout:             cfg.StartTimeout.Duration,
 		QueueOrder:               actorpool.QueueOrder(cfg.QueueOrder),
 		MaxExecutorsPerNamespace: cfg.MaxExecutorsPerNamespace,
+		MetricsEnvironments:      cfg.MetricsEnvironments,
 		Metrics:                  iCtx.MetricsScope().NewSubScope("pool"),
 	})
 	svc := executorsvc.New(pool, executorsvc.Options{
@@ -177,5 +179,6 @@ func (o *poolOnce) get(ctx context.Context, iCtx pluginsCore.SetupContext, cfg *
 		return nil, placement{}, err
 	}
 	o.pool, o.cfg, o.place = pool, *cfg, place
+	serveStatusPage(http.DefaultServeMux, statusPage{pool: pool, shard: place.shard})
 	return pool, place, nil
 }

@@ -70,6 +70,8 @@ type Pool interface {
 	ExecutorClosed(s *actorpool.Session)
 	// DetachExecutor ends the session once its stream has ended, for whatever reason.
 	DetachExecutor(s *actorpool.Session, reason string)
+	// RuntimesRestarted reports how many times the executor has started its runtimes again, in all.
+	RuntimesRestarted(s *actorpool.Session, restarts int)
 }
 
 var _ Pool = (*actorpool.Pool)(nil)
@@ -257,6 +259,7 @@ func (s *Service) handle(session *actorpool.Session, out *outbox, msg *executorv
 		s.pool.TaskStarted(session, m.Started.GetTaskId(), m.Started.GetStartedAt().AsTime())
 	case *executorv1.ExecutorMessage_Finished:
 		s.pool.TaskFinished(session, resultFromWire(m.Finished))
+		s.pool.RuntimesRestarted(session, int(m.Finished.GetRuntimeRestarts()))
 	case *executorv1.ExecutorMessage_Draining:
 		logger.Infof(context.Background(), "executor %s is stopping: %s", session.PodName(), m.Draining.GetReason())
 		s.pool.ExecutorDraining(session)
@@ -264,6 +267,7 @@ func (s *Service) handle(session *actorpool.Session, out *outbox, msg *executorv
 		// Answered, in order with everything else the pool sends, so that the executor knows the pool
 		// hears it (see Options.ReconnectGrace).
 		out.heartbeat()
+		s.pool.RuntimesRestarted(session, int(m.Heartbeat.GetRuntimeRestarts()))
 	}
 }
 

@@ -165,25 +165,25 @@ func TestStateOfSaysWhyAPodDoesNotRun(t *testing.T) {
 	}
 	for name, tc := range map[string]struct {
 		status          corev1.PodStatus
-		problem         string
+		problem, reason string
 		ended, perm, oo bool
 		deleted         bool
 	}{
 		"starting":       {status: waiting("ContainerCreating", ""), problem: ""},
-		"image pull":     {status: waiting("ImagePullBackOff", `Back-off pulling image "nope:1"`), problem: `ImagePullBackOff: Back-off pulling image "nope:1"`},
-		"invalid image":  {status: waiting("InvalidImageName", `couldn't parse image name "Bad::1"`), problem: "InvalidImageName", perm: true},
-		"missing secret": {status: waiting("CreateContainerConfigError", `secret "db" not found`), problem: `CreateContainerConfigError: secret "db" not found`},
-		"crash loop":     {status: waiting("CrashLoopBackOff", "back-off 5m0s"), problem: "CrashLoopBackOff"},
-		"unschedulable":  {status: corev1.PodStatus{Phase: corev1.PodPending, Conditions: []corev1.PodCondition{{Type: corev1.PodScheduled, Status: corev1.ConditionFalse, Reason: "Unschedulable", Message: "0/3 nodes are available: 3 Insufficient cpu."}}}, problem: "Unschedulable: 0/3 nodes are available: 3 Insufficient cpu."},
+		"image pull":     {status: waiting("ImagePullBackOff", `Back-off pulling image "nope:1"`), problem: `ImagePullBackOff: Back-off pulling image "nope:1"`, reason: "ImagePullBackOff"},
+		"invalid image":  {status: waiting("InvalidImageName", `couldn't parse image name "Bad::1"`), problem: "InvalidImageName", reason: "InvalidImageName", perm: true},
+		"missing secret": {status: waiting("CreateContainerConfigError", `secret "db" not found`), problem: `CreateContainerConfigError: secret "db" not found`, reason: "CreateContainerConfigError"},
+		"crash loop":     {status: waiting("CrashLoopBackOff", "back-off 5m0s"), problem: "CrashLoopBackOff", reason: "CrashLoopBackOff"},
+		"unschedulable":  {status: corev1.PodStatus{Phase: corev1.PodPending, Conditions: []corev1.PodCondition{{Type: corev1.PodScheduled, Status: corev1.ConditionFalse, Reason: "Unschedulable", Message: "0/3 nodes are available: 3 Insufficient cpu."}}}, problem: "Unschedulable: 0/3 nodes are available: 3 Insufficient cpu.", reason: "Unschedulable"},
 		"runtime cannot start": {status: terminated(contract.ExitCodeRuntimeCannotStart, "Error", "ModuleNotFoundError: No module named 'flytekit'"),
-			problem: "the executor's Python runtime could not start: ModuleNotFoundError: No module named 'flytekit'", ended: true, perm: true},
-		"refused": {status: terminated(contract.ExitCodeRefused, "Error", ""), problem: "the actor pool refused the executor", ended: true},
-		"oom":     {status: terminated(137, "OOMKilled", ""), problem: "exited with code 137 (OOMKilled)", ended: true, oo: true},
+			problem: "the executor's Python runtime could not start: ModuleNotFoundError: No module named 'flytekit'", reason: "RuntimeCannotStart", ended: true, perm: true},
+		"refused": {status: terminated(contract.ExitCodeRefused, "Error", ""), problem: "the actor pool refused the executor", reason: "Refused", ended: true},
+		"oom":     {status: terminated(137, "OOMKilled", ""), problem: "exited with code 137 (OOMKilled)", reason: "OOMKilled", ended: true, oo: true},
 		"runtime unavailable": {status: terminated(contract.ExitCodeRuntimeUnavailable, "Error", ""),
-			problem: "the executor's Python runtime was not available", ended: true},
-		"evicted": {status: corev1.PodStatus{Phase: corev1.PodFailed, Reason: "Evicted", Message: "The node was low on resource: memory."}, problem: "Evicted: The node was low on resource: memory.", ended: true, deleted: true},
+			problem: "the executor's Python runtime was not available", reason: "RuntimeUnavailable", ended: true},
+		"evicted": {status: corev1.PodStatus{Phase: corev1.PodFailed, Reason: "Evicted", Message: "The node was low on resource: memory."}, problem: "Evicted: The node was low on resource: memory.", reason: "Evicted", ended: true, deleted: true},
 		"disrupted": {status: corev1.PodStatus{Phase: corev1.PodFailed, Conditions: []corev1.PodCondition{{Type: corev1.DisruptionTarget,
-			Status: corev1.ConditionTrue, Reason: "TerminationByKubelet"}}}, problem: "the pod failed", ended: true, deleted: true},
+			Status: corev1.ConditionTrue, Reason: "TerminationByKubelet"}}}, problem: "the pod failed", reason: "Error", ended: true, deleted: true},
 		"running": {status: corev1.PodStatus{Phase: corev1.PodRunning}, problem: ""},
 	} {
 		t.Run(name, func(t *testing.T) {
@@ -195,6 +195,7 @@ func TestStateOfSaysWhyAPodDoesNotRun(t *testing.T) {
 			} else {
 				assert.Contains(t, s.Problem, tc.problem)
 			}
+			assert.Equal(t, tc.reason, s.Reason, "the problem's one-word reason")
 			assert.Equal(t, tc.ended, s.Ended)
 			assert.Equal(t, tc.perm, s.Permanent)
 			assert.Equal(t, tc.oo, s.OOM)

@@ -33,7 +33,8 @@ func anchorRef(namespace, id string, uid types.UID) *corev1.ObjectReference {
 	return &corev1.ObjectReference{APIVersion: "v1", Kind: "Secret", Namespace: namespace, Name: anchorName(id), UID: uid}
 }
 
-// recordProblem records a pod's problem on its anchor (the recorder folds repeats into one event).
+// recordProblem records a pod's problem on its anchor and on the pod (the recorder folds repeats into
+// one event).
 func (c *Cluster) recordProblem(pod *corev1.Pod, state actorpool.ExecutorPodState) {
 	var uid types.UID
 	for _, o := range pod.OwnerReferences {
@@ -43,6 +44,22 @@ func (c *Cluster) recordProblem(pod *corev1.Pod, state actorpool.ExecutorPodStat
 	}
 	c.recorder.Eventf(anchorRef(pod.Namespace, state.EnvironmentID, uid), corev1.EventTypeWarning, EventExecutorPodProblem,
 		"executor pod %s: %s", pod.Name, state.Problem)
+	c.recorder.Eventf(podRef(pod.Namespace, pod.Name, string(pod.UID)), corev1.EventTypeWarning, EventExecutorPodProblem,
+		"the executor cannot run: %s", state.Problem)
+}
+
+// RecordExecutorEvent records e on its executor pod.
+func (c *Cluster) RecordExecutorEvent(e actorpool.ExecutorEvent) {
+	kind := corev1.EventTypeNormal
+	if e.Warning {
+		kind = corev1.EventTypeWarning
+	}
+	c.recorder.Event(podRef(e.Namespace, e.Pod, e.UID), kind, e.Reason, e.Message)
+}
+
+// podRef refers to an executor pod, so that `kubectl describe pod` lists its events.
+func podRef(namespace, name, uid string) *corev1.ObjectReference {
+	return &corev1.ObjectReference{APIVersion: "v1", Kind: "Pod", Namespace: namespace, Name: name, UID: types.UID(uid)}
 }
 
 // Close stops recording events.

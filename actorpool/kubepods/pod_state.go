@@ -25,16 +25,17 @@ var (
 // stateOf reads how an executor pod is doing: why it does not run its executor (yet), whether it
 // ended, and whether what stops it can heal.
 func stateOf(pod *corev1.Pod) actorpool.ExecutorPodState {
-	state := actorpool.ExecutorPodState{Namespace: pod.Namespace, EnvironmentID: pod.Labels[LabelEnvironment], Pod: pod.Name}
+	state := actorpool.ExecutorPodState{Namespace: pod.Namespace, EnvironmentID: pod.Labels[LabelEnvironment], Pod: pod.Name,
+		UID: string(pod.UID), Created: pod.CreationTimestamp.Time}
 	switch {
 	case pod.DeletionTimestamp != nil:
 		state.Stopping, state.Problem = true, "the pod is being deleted"
 	case pod.Status.Phase == corev1.PodFailed || pod.Status.Phase == corev1.PodSucceeded:
 		state.Ended = true
-		state.Problem, state.OOM, state.Permanent = endedProblem(pod)
+		state.Problem, state.Reason, state.OOM, state.Permanent = endedProblem(pod)
 		state.Deleted = disrupted(pod)
 	default:
-		state.Problem, state.Permanent = pendingProblem(pod)
+		state.Problem, state.Reason, state.Permanent = pendingProblem(pod)
 	}
 	return state
 }
@@ -55,9 +56,13 @@ func disrupted(pod *corev1.Pod) bool {
 }
 
 // endedProblem says how a pod that ended did: the pod's reason (Evicted, ...), and its containers'
-// terminations, the executor's own exit code first.
-func endedProblem(pod *corev1.Pod) (problem string, oom, permanent bool) {
+// terminations, the executor's own exit code first; and the problem's one-word reason.
+func endedProblem(pod *corev1.Pod) (problem, reason string, oom, permanent bool) {
 	var parts []string
+	reason = "Error"
+	if pod.Status.Reason != "" {
+		reason = pod.Status.Reason
+	}
 	if pod.Status.Reason != "" || pod.Status.Message != "" {
 		parts = append(parts, strings.TrimSpace(pod.Status.Reason+": "+pod.Status.Message))
 	}
@@ -71,11 +76,16 @@ func endedProblem(pod *corev1.Pod) (problem string, oom, permanent bool) {
 		switch t.ExitCode {
 		case contract.ExitCodeRuntimeCannotStart:
 			part = fmt.Sprintf("container %s: the executor's Python runtime could not start", c.Name)
-			permanent = true
+			permanent, reason = true, "RuntimeCannotStart"
 		case contract.ExitCodeRuntimeUnavailable:
 			part = fmt.Sprintf("container %s: the executor's Python runtime was not available (not ready in time, or it could not be started again)", c.Name)
+			reason = "RuntimeUnavailable"
 		case contract.ExitCodeRefused:
 			part = fmt.Sprintf("container %s: the actor pool refused the executor", c.Name)
+			reason = "Refused"
+		}
+		if oom {
+			reason = flytek8s.OOMKilled
 		}
 		if msg := strings.TrimSpace(t.Message); msg != "" {
 			part += ": " + msg
@@ -85,15 +95,15 @@ func endedProblem(pod *corev1.Pod) (problem string, oom, permanent bool) {
 	if len(parts) == 0 {
 		parts = append(parts, "the pod "+strings.ToLower(string(pod.Status.Phase)))
 	}
-	return contract.TruncateMessage(strings.Join(parts, "; ")), oom, permanent
+	return contract.TruncateMessage(strings.Join(parts, "; ")), reason, oom, permanent
 }
 
 // pendingProblem says why a pod that has not ended does not run its executor: not scheduled (with the
 // scheduler's message), or a container (init containers first) that cannot start.
-func pendingProblem(pod *corev1.Pod) (problem string, permanent bool) {
+func pendingProblem(pod *corev1.Pod) (problem, reason string, permanent bool) {
 	for _, c := range pod.Status.Conditions {
 		if c.Type == corev1.PodScheduled && c.Status == corev1.ConditionFalse && c.Reason != "" {
-			return fmt.Sprintf("%s: %s", c.Reason, c.Message), false
+			return fmt.Sprintf("%s: %s", c.Reason, c.Message), c.Reason, false
 		}
 	}
 	for _, c := range slices.Concat(pod.Status.InitContainerStatuses, pod.Status.ContainerStatuses) {
@@ -103,14 +113,14 @@ func pendingProblem(pod *corev1.Pod) (problem string, permanent bool) {
 		}
 		switch {
 		case permanentWaitingProblems[w.Reason]:
-			return fmt.Sprintf("container %s: %s: %s", c.Name, w.Reason, w.Message), true
+			return fmt.Sprintf("container %s: %s: %s", c.Name, w.Reason, w.Message), w.Reason, true
 		case waitingProblems[w.Reason]:
 			problem := fmt.Sprintf("container %s: %s: %s", c.Name, w.Reason, w.Message)
 			if last := c.LastTerminationState.Terminated; last != nil && last.Message != "" {
 				problem += "; it last exited: " + last.Message
 			}
-			return problem, false
+			return problem, w.Reason, false
 		}
 	}
-	return "", false
+	return "", "", false
 }

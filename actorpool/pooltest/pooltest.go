@@ -40,6 +40,7 @@ type Cluster struct {
 	// removed, in order.
 	replicas map[string]int
 	removed  []string
+	events   []actorpool.ExecutorEvent
 	// deleteStarted and deleteResult, when set, hold DeleteEnvironment until the test says how it ends.
 	deleteStarted chan struct{}
 	deleteResult  chan error
@@ -72,6 +73,24 @@ func (c *Cluster) RemoveExecutor(_ context.Context, _, pod string) error {
 	defer c.mu.Unlock()
 	c.removed = append(c.removed, pod)
 	return nil
+}
+
+// RecordExecutorEvent records e.
+func (c *Cluster) RecordExecutorEvent(e actorpool.ExecutorEvent) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.events = append(c.events, e)
+}
+
+// Events returns the executor events recorded so far, as "<pod> <Reason>: <message>", in order.
+func (c *Cluster) Events() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := make([]string, 0, len(c.events))
+	for _, e := range c.events {
+		out = append(out, fmt.Sprintf("%s %s: %s", e.Pod, e.Reason, e.Message))
+	}
+	return out
 }
 
 // Replicas returns the replica count the environment with ID id was last ensured with.

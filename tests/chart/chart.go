@@ -162,16 +162,16 @@ func (r *Rendered) Kinds() []string {
 }
 
 // PropellerConfig returns the FlytePropeller configuration file the chart renders (the ConfigFile key
-// of its only ConfigMap), as text.
+// of its one ConfigMap that has it), as text.
 func (r *Rendered) PropellerConfig() (string, error) {
 	var found []*unstructured.Unstructured
 	for _, o := range r.Objects {
-		if o.GetKind() == "ConfigMap" {
+		if _, has, _ := unstructured.NestedString(o.Object, "data", ConfigFile); o.GetKind() == "ConfigMap" && has {
 			found = append(found, o)
 		}
 	}
 	if len(found) != 1 {
-		return "", fmt.Errorf("want one ConfigMap in the chart, got %d", len(found))
+		return "", fmt.Errorf("want one ConfigMap with %s in the chart, got %d", ConfigFile, len(found))
 	}
 	config, ok, err := unstructured.NestedString(found[0].Object, "data", ConfigFile)
 	if err != nil || !ok {

@@ -184,6 +184,7 @@ func TestRenderFullValues(t *testing.T) {
 	r := render(t, Release{Name: "actors", Namespace: "flyte-system"}, fullValues(t))
 	wantEqual(t, "objects", r.Kinds(), []string{
 		"ConfigMap/flyte-actors-full-propeller-config",
+		"ConfigMap/flyte-actors-full-dashboard",
 		"NetworkPolicy/flyte-actors-full-executor-port",
 		"ClusterRole/flyte-actors-full-pool",
 		"ClusterRoleBinding/flyte-actors-full-pool",
@@ -208,7 +209,7 @@ func TestRenderFullValues(t *testing.T) {
 		"start-timeout": "3m", "warmup-timeout": "2m", "default-ttl": "5m", "heartbeat-interval": "10s",
 		"missed-heartbeats": int64(4), "resync-interval": "1m", "reconnect-grace": "45s", "orphan-grace": "5m",
 		"forget-after": "2h", "max-retry-interval": "10m", "max-replicas": int64(20), "max-parallelism": int64(8),
-		"max-ttl": "6h", "max-executors-per-namespace": int64(30), "queue-order": "fifo",
+		"max-ttl": "6h", "max-executors-per-namespace": int64(30), "queue-order": "fifo", "metrics-environments": int64(40),
 		"wait-in-round": map[string]any{"max-wait": "40ms", "max-waiting": int64(3)},
 		"prewarm":       map[string]any{"enabled": false, "max-environments": int64(4)},
 		"tls": map[string]any{"mode": "files", "cert-file": "/etc/actors/tls/tls.crt",

@@ -928,11 +928,14 @@ type TaskFinished struct {
 	state  protoimpl.MessageState `protogen:"open.v1"`
 	TaskId string                 `protobuf:"bytes,1,opt,name=task_id,json=taskId,proto3" json:"task_id,omitempty"`
 	// failure is absent when the command completed.
-	Failure       *Failure               `protobuf:"bytes,2,opt,name=failure,proto3" json:"failure,omitempty"`
-	StartedAt     *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=started_at,json=startedAt,proto3" json:"started_at,omitempty"`
-	FinishedAt    *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=finished_at,json=finishedAt,proto3" json:"finished_at,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Failure    *Failure               `protobuf:"bytes,2,opt,name=failure,proto3" json:"failure,omitempty"`
+	StartedAt  *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=started_at,json=startedAt,proto3" json:"started_at,omitempty"`
+	FinishedAt *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=finished_at,json=finishedAt,proto3" json:"finished_at,omitempty"`
+	// runtime_restarts is how many times the executor's Python runtimes were started again (one died and
+	// was replaced) since the executor started, for the pool's metrics.
+	RuntimeRestarts uint32 `protobuf:"varint,5,opt,name=runtime_restarts,json=runtimeRestarts,proto3" json:"runtime_restarts,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *TaskFinished) Reset() {
@@ -991,6 +994,13 @@ func (x *TaskFinished) GetFinishedAt() *timestamppb.Timestamp {
 		return x.FinishedAt
 	}
 	return nil
+}
+
+func (x *TaskFinished) GetRuntimeRestarts() uint32 {
+	if x != nil {
+		return x.RuntimeRestarts
+	}
+	return 0
 }
 
 // Draining says the executor is stopping (its pod is being deleted: SIGTERM): it takes no new task and
@@ -1052,10 +1062,12 @@ func (x *Draining) GetReason() string {
 
 // Heartbeat tells the pool the executor is alive, and (in PoolMessage) the executor that the pool is.
 type Heartbeat struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	SentAt        *timestamppb.Timestamp `protobuf:"bytes,1,opt,name=sent_at,json=sentAt,proto3" json:"sent_at,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	SentAt *timestamppb.Timestamp `protobuf:"bytes,1,opt,name=sent_at,json=sentAt,proto3" json:"sent_at,omitempty"`
+	// runtime_restarts is as in TaskFinished.
+	RuntimeRestarts uint32 `protobuf:"varint,2,opt,name=runtime_restarts,json=runtimeRestarts,proto3" json:"runtime_restarts,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *Heartbeat) Reset() {
@@ -1093,6 +1105,13 @@ func (x *Heartbeat) GetSentAt() *timestamppb.Timestamp {
 		return x.SentAt
 	}
 	return nil
+}
+
+func (x *Heartbeat) GetRuntimeRestarts() uint32 {
+	if x != nil {
+		return x.RuntimeRestarts
+	}
+	return 0
 }
 
 var File_flyteactors_executor_v1_executor_proto protoreflect.FileDescriptor
@@ -1151,19 +1170,21 @@ const file_flyteactors_executor_v1_executor_proto_rawDesc = "" +
 	"\x03oom\x18\x03 \x01(\bR\x03oom\x12\x12\n" +
 	"\x04code\x18\x04 \x01(\tR\x04code\x12\x18\n" +
 	"\amessage\x18\x05 \x01(\tR\amessage\x12\x1b\n" +
-	"\texit_code\x18\x06 \x01(\x05R\bexitCode\"\xdb\x01\n" +
+	"\texit_code\x18\x06 \x01(\x05R\bexitCode\"\x86\x02\n" +
 	"\fTaskFinished\x12\x17\n" +
 	"\atask_id\x18\x01 \x01(\tR\x06taskId\x12:\n" +
 	"\afailure\x18\x02 \x01(\v2 .flyteactors.executor.v1.FailureR\afailure\x129\n" +
 	"\n" +
 	"started_at\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\tstartedAt\x12;\n" +
 	"\vfinished_at\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"finishedAt\"Z\n" +
+	"finishedAt\x12)\n" +
+	"\x10runtime_restarts\x18\x05 \x01(\rR\x0fruntimeRestarts\"Z\n" +
 	"\bDraining\x126\n" +
 	"\bdeadline\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\bdeadline\x12\x16\n" +
-	"\x06reason\x18\x02 \x01(\tR\x06reason\"@\n" +
+	"\x06reason\x18\x02 \x01(\tR\x06reason\"k\n" +
 	"\tHeartbeat\x123\n" +
-	"\asent_at\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\x06sentAt*K\n" +
+	"\asent_at\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\x06sentAt\x12)\n" +
+	"\x10runtime_restarts\x18\x02 \x01(\rR\x0fruntimeRestarts*K\n" +
 	"\x0fProtocolVersion\x12 \n" +
 	"\x1cPROTOCOL_VERSION_UNSPECIFIED\x10\x00\x12\x16\n" +
 	"\x12PROTOCOL_VERSION_1\x10\x01*[\n" +
