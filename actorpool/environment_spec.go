@@ -17,7 +17,8 @@ type EnvironmentSpec struct {
 	// Backlog is how many queued tasks one executor may have waiting on its account before the
 	// environment grows.
 	Backlog int
-	// ScaledownTTL is how long an executor of a growing environment stays idle before it is removed.
+	// ScaledownTTL is how long an executor of a growing environment stays idle before it is removed; 0:
+	// idle executors stay until the environment goes whole.
 	ScaledownTTL time.Duration
 	// Slots is how many tasks one executor runs at once.
 	Slots int

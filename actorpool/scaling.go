@@ -50,7 +50,8 @@ type scaleDecision struct {
 // (running and queued), within [min, max]. It grows at once, as far as the namespace's cap allows. It
 // shrinks only when all its executors are connected, one executor at a time, and only an idle one that has
 // been idle for scaledownTTL: the executor is drained (no new task) before its pod goes, and an executor
-// that runs a task is never removed. A fixed environment (min == max) neither grows nor shrinks.
+// that runs a task is never removed. A fixed environment (min == max) neither grows nor shrinks; with a
+// scaledownTTL of 0 idle executors stay (the environment goes whole, after its TTL).
 func decideScale(in scaleInput) scaleDecision {
 	perExecutor := max(in.slots+in.backlog, 1)
 	wanted := (in.queued + in.running + perExecutor - 1) / perExecutor
@@ -63,7 +64,7 @@ func decideScale(in scaleInput) scaleDecision {
 			grow, d.capped = in.room, true
 		}
 		d.replicas += grow
-	case wanted < in.replicas && in.connected >= in.replicas && len(in.idle) > 0:
+	case wanted < in.replicas && in.scaledownTTL > 0 && in.connected >= in.replicas && len(in.idle) > 0:
 		if longest := in.idle[0]; !in.now.Before(longest.since.Add(in.scaledownTTL)) {
 			d.replicas--
 			d.remove = longest.pod
@@ -144,7 +145,7 @@ func (p *Pool) setReplicasLocked(env *environment, replicas int) {
 // nextScaleCheck returns when env's oldest idle executor may be scaled down, and false if none may.
 // p.mu must be held.
 func (p *Pool) nextScaleCheckLocked(env *environment) (time.Time, bool) {
-	if env.replicas <= env.spec.MinReplicas {
+	if env.replicas <= env.spec.MinReplicas || env.spec.ScaledownTTL <= 0 {
 		return time.Time{}, false
 	}
 	var at time.Time
