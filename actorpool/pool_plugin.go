@@ -114,6 +114,7 @@ func (p *Pool) Prewarm(ctx context.Context, spec EnvironmentSpec) (bool, error) 
 		// cap has room.
 		if env.replicas == 0 && p.roomLocked(spec.Key.Namespace) != 0 {
 			p.setReplicasLocked(env, 1)
+			p.metrics.event(env, eventStarted)
 		}
 		started = true
 	})

@@ -69,9 +69,9 @@ func TestLookaheadPrewarmStartsExecutorsWhileTheFirstStepRuns(t *testing.T) {
 			for _, s := range spans {
 				assert.True(t, strings.HasPrefix(s.TaskID, exec.Name+"-"), s.TaskID)
 			}
-			metrics := actorMetrics(t, stack, "prewarm")
-			assert.Equal(t, 1.0, metrics["environments"], "%v", metrics)
-			assert.Equal(t, 0.0, metrics["failures"], "%v", metrics)
+			samples := scrape(t, stack)
+			assert.Equal(t, 1.0, metricSum(samples, "prewarm:environments", nil))
+			assert.Equal(t, 0.0, metricSum(samples, "prewarm:failures", nil))
 		})
 	}
 }

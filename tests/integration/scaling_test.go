@@ -74,10 +74,13 @@ func TestScalingBurstUpAndBackDown(t *testing.T) {
 			assert.True(t, s.End.Before(end), "%s ended (%s) before its executor %s stopped (%s)", s.TaskID, s.End, s.Pod, end)
 		}
 	}
-	metrics := poolMetrics(t, stack)
-	assert.Equal(t, 2.0, metrics[`environment_scaled{direction="down"}`], "%v", metrics)
-	assert.GreaterOrEqual(t, metrics[`environment_scaled{direction="up"}`], 1.0, "%v", metrics)
-	assert.Equal(t, 7.0, metrics[`attempts_ended{outcome="succeeded"}`], "%v", metrics)
+	samples := scrape(t, stack)
+	env := func(event string) map[string]string {
+		return map[string]string{"environment": "scaling-actor", "event": event}
+	}
+	assert.Equal(t, 2.0, metricSum(samples, "pool:environment_events", env("scaled_down")))
+	assert.GreaterOrEqual(t, metricSum(samples, "pool:environment_events", env("scaled_up")), 1.0)
+	assert.Equal(t, 7.0, metricSum(samples, "pool:attempts_ended", map[string]string{"outcome": "succeeded"}))
 }
 
 // TestParallelismRunsTasksAtOnceInRuntimesOfTheirOwn: parallelism=2 on one replica runs two tasks at

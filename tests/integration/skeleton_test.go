@@ -2,11 +2,6 @@ package integration
 
 import (
 	"context"
-	"fmt"
-	"io"
-	"net/http"
-	"strconv"
-	"strings"
 	"testing"
 	"time"
 
@@ -50,45 +45,12 @@ func TestActorChainRunsInOneWarmProcess(t *testing.T) {
 	t.Logf("first run (cold environment): %s; second run (warm): %s", first.Duration(), second.Duration())
 
 	// What an operator's Prometheus scrapes from propeller says the same.
-	metrics := poolMetrics(t, stack)
-	assert.Equal(t, 6.0, metrics[`attempts_ended{outcome="succeeded"}`], "six attempts succeeded: %v", metrics)
-	assert.Equal(t, 6.0, metrics["queue_wait_seconds_count"], "each attempt left the queue once: %v", metrics)
-	assert.Equal(t, 1.0, metrics["environments"], "%v", metrics)
-	assert.Equal(t, 1.0, metrics["executors_connected"], "%v", metrics)
-	assert.Equal(t, 0.0, metrics["attempts_queued"], "%v", metrics)
-}
-
-// poolMetrics scrapes propeller's metrics endpoint and returns the actor pool's samples, named
-// without propeller's scope (e.g. `attempts_ended{outcome="succeeded"}`).
-func poolMetrics(t *testing.T, stack *harness.Stack) map[string]float64 {
-	t.Helper()
-	return actorMetrics(t, stack, "pool")
-}
-
-// actorMetrics scrapes propeller's metrics endpoint and returns the samples of the actor plugin's scope
-// (pool, prewarm), named without propeller's scope.
-func actorMetrics(t *testing.T, stack *harness.Stack, scope string) map[string]float64 {
-	t.Helper()
-	resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/metrics", stack.PropellerProfPort()))
-	require.NoError(t, err)
-	defer func() { _ = resp.Body.Close() }()
-	body, err := io.ReadAll(resp.Body)
-	require.NoError(t, err)
-	out := map[string]float64{}
-	for _, line := range strings.Split(string(body), "\n") {
-		_, sample, found := strings.Cut(line, ":actor:"+scope+":")
-		if !found || strings.HasPrefix(line, "#") {
-			continue
-		}
-		name, value, _ := strings.Cut(sample, " ")
-		if len(out) == 0 {
-			t.Logf("an actor %s metric as propeller serves it: %s", scope, line)
-		}
-		out[name], err = strconv.ParseFloat(value, 64)
-		require.NoError(t, err, line)
-	}
-	require.NotEmpty(t, out, "propeller serves no actor %s metrics", scope)
-	return out
+	samples := scrape(t, stack)
+	assert.Equal(t, 6.0, metricSum(samples, "pool:attempts_ended", map[string]string{"outcome": "succeeded"}), "six attempts succeeded")
+	assert.Equal(t, 6.0, metricSum(samples, "pool:queue_wait_seconds_count", nil), "each attempt left the queue once")
+	assert.Equal(t, 1.0, metricSum(samples, "pool:environments", nil))
+	assert.Equal(t, 1.0, metricSum(samples, "pool:executors_connected", nil))
+	assert.Equal(t, 0.0, metricSum(samples, "pool:attempts_queued", nil))
 }
 
 // chainOutputs returns the chain's final value and the set of process ids its tasks ran in.
