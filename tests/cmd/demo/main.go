@@ -114,6 +114,12 @@ func run(d harness.T) error {
 		return err
 	}
 	printLogLink(stack, warmChain)
+	if err := printStatus(stack); err != nil {
+		return err
+	}
+	if err := printMetrics(stack); err != nil {
+		return err
+	}
 	var wrong []string
 	for _, r := range rows {
 		if !r.outcome.expected {
