@@ -5,8 +5,9 @@ package plugin
 
 import (
 	"encoding/json"
-	"fmt"
 	"reflect"
+
+	"fmt"
 
 	"github.com/spf13/pflag"
 )
