@@ -63,14 +63,21 @@ type environment struct {
 	// removing are the executor pods the pool is removing because they were idle (scaled down).
 	removing map[string]bool
 	// assignments counts the attempts sent to each executor pod that connected (for the metrics: the
-	// first on each of its runtimes is cold).
-	assignments map[string]int
+	// first on each of its runtimes is cold); runtimeRestarts is each pod's count of runtimes started
+	// again, as its executor last said.
+	assignments     map[string]int
+	runtimeRestarts map[string]int
+	// prewarmed is true from Prewarm until the environment's first task: it keeps one executor at
+	// least, whatever its fewest, so that the executor started ahead waits for the workflow's tasks
+	// until the environment's TTL.
+	prewarmed bool
 }
 
 func newEnvironment(spec EnvironmentSpec, id string, order QueueOrder) *environment {
 	return &environment{spec: spec, id: id, queue: newTaskQueue(order), sessions: map[string]*Session{},
 		lost: map[string]*Session{}, awaiting: map[string]bool{}, pods: map[string]ExecutorPodState{},
-		removing: map[string]bool{}, assignments: map[string]int{}, wake: make(chan struct{}, 1)}
+		removing: map[string]bool{}, assignments: map[string]int{}, runtimeRestarts: map[string]int{},
+		wake: make(chan struct{}, 1)}
 }
 
 // replicasNow reads env.replicas under mu (for a log line made without it).

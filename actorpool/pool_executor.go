@@ -22,9 +22,11 @@ func (p *Pool) AttachExecutor(h ExecutorHello, link ExecutorLink) (s *Session, c
 			return
 		}
 		reported := h.reported()
-		s.draining = env.pods[h.PodName].Stopping
+		// A pod being removed (scaled down) takes nothing, even if its executor reconnects meanwhile.
+		s.draining = env.pods[h.PodName].Stopping || env.removing[h.PodName]
 		pod := env.pods[h.PodName]
-		if _, before := env.assignments[h.PodName]; before || env.sessions[h.PodName] != nil || env.lost[h.PodName] != nil {
+		if _, before := env.assignments[h.PodName]; before || env.sessions[h.PodName] != nil || env.lost[h.PodName] != nil ||
+			env.awaiting[h.PodName] {
 			p.metrics.reconnected(env)
 			p.executorEventLocked(env, h.PodName, false, "ExecutorReconnected", "the executor connected to the actor pool again")
 		} else {
@@ -49,6 +51,7 @@ func (p *Pool) AttachExecutor(h ExecutorHello, link ExecutorLink) (s *Session, c
 			p.resultLocked(s, r, w)
 		}
 		p.dispatchLocked(env, w)
+		env.poke() // its size may change now that this executor is connected (scaling.go)
 	})
 	return s, cancel, err
 }
@@ -140,9 +143,10 @@ func (p *Pool) adoptRunningLocked(s *Session, running []string, w *wakeups) (can
 func (p *Pool) RuntimesRestarted(s *Session, restarts int) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if restarts > s.runtimeRestarts {
-		p.metrics.runtimesRestarted(s.env, restarts-s.runtimeRestarts)
-		s.runtimeRestarts = restarts
+	// A running count per executor pod, whatever its sessions: a reconnect does not count it again.
+	if seen := s.env.runtimeRestarts[s.podName]; restarts > seen && !s.detached {
+		p.metrics.runtimesRestarted(s.env, restarts-seen)
+		s.env.runtimeRestarts[s.podName] = restarts
 	}
 }
 

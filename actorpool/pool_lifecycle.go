@@ -118,11 +118,14 @@ func (p *Pool) removeExecutor(env *environment, spec EnvironmentSpec, pod string
 	if err := p.cluster.RemoveExecutor(p.ctx, spec.Key.Namespace, pod); err != nil {
 		p.update(func(w *wakeups) {
 			p.failedLocked(env, fmt.Errorf("remove idle executor %s: %w", pod, err))
-			// Not removed: it takes tasks again, and a later look decides again.
+			// Not removed (unless it ended meanwhile): it counts again, takes tasks again unless its pod is
+			// stopping after all, and a later look decides again.
 			delete(env.removing, pod)
-			if s := env.sessions[pod]; s != nil {
-				s.draining = false
+			if state := env.pods[pod]; !state.Ended {
 				p.setReplicasLocked(env, env.replicas+1)
+				if s := env.sessions[pod]; s != nil {
+					s.draining = state.Stopping
+				}
 				p.dispatchLocked(env, w)
 			}
 		})
@@ -205,10 +208,11 @@ func (p *Pool) nextCheck(env *environment) time.Duration {
 	if len(env.awaiting) > 0 {
 		until(env.awaitingUntil)
 	}
-	if at, ok := p.nextScaleCheckLocked(env); ok {
+	if at, ok := p.nextScaleCheckLocked(env, now); ok {
 		until(at)
 	}
-	if oldest, queued := env.queue.oldestQueuedAt(); queued && len(env.sessions) == 0 {
+	// An environment the namespace's cap keeps without executors does not time out (failUnstartedLocked).
+	if oldest, queued := env.queue.oldestQueuedAt(); queued && len(env.sessions) == 0 && env.replicas > 0 {
 		until(latest(oldest, env.sessionlessSince).Add(p.opts.StartTimeout))
 	}
 	return next

@@ -30,6 +30,7 @@ func (p *Pool) Submit(ctx context.Context, t Task) error {
 			p.forgetOrphanLocked(a)
 		}
 		env := p.environmentLocked(t.Environment)
+		env.prewarmed = false // its work has come: it scales by it from now on
 		a := newAttempt(t, env, p.opts.Now())
 		p.attempts[t.ID] = a
 		submitted = true
@@ -110,12 +111,10 @@ func (p *Pool) Prewarm(ctx context.Context, spec EnvironmentSpec) (bool, error) 
 		}
 		env := p.environmentLocked(spec)
 		env.idleSince = p.opts.Now()
-		// A workflow will send it work: one executor at least, whatever its fewest, if the namespace's
-		// cap has room.
-		if env.replicas == 0 && p.roomLocked(spec.Key.Namespace) != 0 {
-			p.setReplicasLocked(env, 1)
-			p.metrics.event(env, eventStarted)
-		}
+		// A workflow will send it work: its goroutine sizes it (at least one executor, within the
+		// namespace's cap) at once.
+		env.prewarmed = true
+		env.poke()
 		started = true
 	})
 	if started {

@@ -56,6 +56,7 @@ func (p *Pool) observePod(state ExecutorPodState) {
 			}
 			delete(env.awaiting, state.Pod)
 			delete(env.assignments, state.Pod)
+			delete(env.runtimeRestarts, state.Pod)
 			if env.removing[state.Pod] {
 				delete(env.removing, state.Pod)
 				logger.Infof(p.ctx, "environment %s: idle executor pod %s removed (scaled down)", env.spec.Key, state.Pod)

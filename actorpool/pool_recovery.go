@@ -44,6 +44,9 @@ func (p *Pool) registerDiscovered(found []DiscoveredEnvironment) {
 				p.startEnvironmentLocked(env)
 				logger.Infof(p.ctx, "actor pool: found environment %s (%s) in namespace %s; it is deleted after %s unless used",
 					d.Key.Name, d.ID, d.Key.Namespace, d.TTL)
+			} else if len(d.Pods) > env.replicas {
+				// Submitted to (or prewarmed) before discovery ended: it runs the pods it had, which count.
+				p.setReplicasLocked(env, len(d.Pods))
 			}
 			for _, pod := range d.Pods {
 				if _, attached := env.sessions[pod]; !attached {

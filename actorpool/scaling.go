@@ -53,9 +53,7 @@ type scaleDecision struct {
 // that runs a task is never removed. A fixed environment (min == max) neither grows nor shrinks; with a
 // scaledownTTL of 0 idle executors stay (the environment goes whole, after its TTL).
 func decideScale(in scaleInput) scaleDecision {
-	perExecutor := max(in.slots+in.backlog, 1)
-	wanted := (in.queued + in.running + perExecutor - 1) / perExecutor
-	wanted = min(max(wanted, in.min), in.max)
+	wanted := in.wanted()
 	d := scaleDecision{replicas: in.replicas, wanted: wanted}
 	switch {
 	case wanted > in.replicas:
@@ -64,7 +62,7 @@ func decideScale(in scaleInput) scaleDecision {
 			grow, d.capped = in.room, true
 		}
 		d.replicas += grow
-	case wanted < in.replicas && in.scaledownTTL > 0 && in.connected >= in.replicas && len(in.idle) > 0:
+	case in.mayShrink():
 		if longest := in.idle[0]; !in.now.Before(longest.since.Add(in.scaledownTTL)) {
 			d.replicas--
 			d.remove = longest.pod
@@ -73,9 +71,26 @@ func decideScale(in scaleInput) scaleDecision {
 	return d
 }
 
+// wanted is how many executors the work wants: one per slots+backlog tasks, within [min, max].
+func (in scaleInput) wanted() int {
+	perExecutor := max(in.slots+in.backlog, 1)
+	wanted := (in.queued + in.running + perExecutor - 1) / perExecutor
+	return min(max(wanted, in.min), in.max)
+}
+
+// mayShrink reports whether the environment would remove its longest idle executor once that one has
+// been idle for scaledownTTL: it has more executors than its work wants, all connected, and one idle.
+func (in scaleInput) mayShrink() bool {
+	return in.wanted() < in.replicas && in.scaledownTTL > 0 && in.connected >= in.replicas && len(in.idle) > 0
+}
+
 // scaleInputLocked gathers env's scaling input at now. p.mu must be held.
 func (p *Pool) scaleInputLocked(env *environment, now time.Time) scaleInput {
-	in := scaleInput{min: env.spec.MinReplicas, max: env.spec.Replicas, slots: env.spec.Slots, backlog: env.spec.Backlog,
+	minimum := env.spec.MinReplicas
+	if env.prewarmed {
+		minimum = max(minimum, min(1, env.spec.Replicas))
+	}
+	in := scaleInput{min: minimum, max: env.spec.Replicas, slots: env.spec.Slots, backlog: env.spec.Backlog,
 		replicas: env.replicas, connected: len(env.sessions), queued: env.queue.len(), running: env.active,
 		scaledownTTL: env.spec.ScaledownTTL, room: -1, now: now}
 	in.room = p.roomLocked(env.spec.Key.Namespace)
@@ -135,28 +150,36 @@ func (p *Pool) roomLocked(namespace string) int {
 // setReplicasLocked sets how many executor pods env runs, keeping its namespace's count. p.mu must be
 // held.
 func (p *Pool) setReplicasLocked(env *environment, replicas int) {
-	p.namespaceReplicas[env.spec.Key.Namespace] += replicas - env.replicas
-	if p.namespaceReplicas[env.spec.Key.Namespace] == 0 {
-		delete(p.namespaceReplicas, env.spec.Key.Namespace)
+	ns := env.spec.Key.Namespace
+	freed := replicas < env.replicas
+	p.namespaceReplicas[ns] += replicas - env.replicas
+	if p.namespaceReplicas[ns] == 0 {
+		delete(p.namespaceReplicas, ns)
 	}
 	env.replicas = replicas
-}
-
-// nextScaleCheck returns when env's oldest idle executor may be scaled down, and false if none may.
-// p.mu must be held.
-func (p *Pool) nextScaleCheckLocked(env *environment) (time.Time, bool) {
-	if env.replicas <= env.spec.MinReplicas || env.spec.ScaledownTTL <= 0 {
-		return time.Time{}, false
-	}
-	var at time.Time
-	for _, s := range env.sessions {
-		if s.idle() {
-			if t := s.idleSince.Add(env.spec.ScaledownTTL); at.IsZero() || t.Before(at) {
-				at = t
+	if freed && p.opts.MaxExecutorsPerNamespace > 0 {
+		// Room in the namespace: the environments the cap held back look again.
+		for _, other := range p.environments {
+			if other.capped && other.spec.Key.Namespace == ns {
+				other.poke()
 			}
 		}
 	}
-	return at, !at.IsZero()
+}
+
+// nextScaleCheckLocked returns when env's longest idle executor may be scaled down, and false if the
+// environment would remove none now however long it waited (an executor still starting, work for
+// all): what changes that (an executor connecting or going idle, work leaving) wakes its goroutine.
+// p.mu must be held.
+func (p *Pool) nextScaleCheckLocked(env *environment, now time.Time) (time.Time, bool) {
+	if env.discovered || env.deleting || env.broken != "" || env.spec.Replicas == 0 {
+		return time.Time{}, false
+	}
+	in := p.scaleInputLocked(env, now)
+	if !in.mayShrink() {
+		return time.Time{}, false
+	}
+	return in.idle[0].since.Add(in.scaledownTTL), true
 }
 
 // capReason says why env's work waits beyond its executors, when the namespace's cap holds it back.

@@ -3,6 +3,7 @@ package actorpool_test
 import (
 	"context"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -110,4 +111,66 @@ func TestFairQueueGivesAWorkflowThatArrivesLaterItsTurn(t *testing.T) {
 			assert.Equal(t, "big-a", order[0])
 		})
 	}
+}
+
+// countingClock counts how often the pool reads the time: an environment's goroutine that loops without
+// waiting reads it millions of times a second.
+type countingClock struct{ calls atomic.Int64 }
+
+func (c *countingClock) now() time.Time {
+	c.calls.Add(1)
+	return time.Now()
+}
+
+// readsPerSecond returns how often the pool read the time per second over d.
+func (c *countingClock) readsPerSecond(d time.Duration) float64 {
+	before := c.calls.Load()
+	time.Sleep(d)
+	return float64(c.calls.Load()-before) / d.Seconds()
+}
+
+// TestIdleExecutorBesideStartingOnesDoesNotSpin: after a burst whose tasks went before the new executors
+// started, the environment wants one executor and has an idle one beside two starting: it removes
+// nothing until all are connected, and waits for that, not in a tight loop.
+func TestIdleExecutorBesideStartingOnesDoesNotSpin(t *testing.T) {
+	clock := &countingClock{}
+	opts := testOptions()
+	opts.Now = clock.now
+	f := newPoolFixtureWith(t, pooltest.NewCluster(), opts)
+	spec := scalingSpec()
+	spec.ScaledownTTL = 10 * time.Millisecond
+	f.submit(t, spec, "a", "b", "c")
+	require.Eventually(t, func() bool { return f.cluster.Replicas(spec.Key.ID()) == 3 }, 5*time.Second, time.Millisecond)
+	e, _, _ := f.attach(t, spec, "pod-1", nil, nil)
+	f.pool.Release("b") // b and c aborted before their executors started
+	f.pool.Release("c")
+	f.pool.TaskFinished(e, actorpool.Result{TaskID: "a"})
+	f.pool.Release("a")
+	time.Sleep(50 * time.Millisecond) // pod-1 idle longer than scaledown_ttl
+	assert.Less(t, clock.readsPerSecond(300*time.Millisecond), 5000.0, "the environment's goroutine waits")
+	assert.Empty(t, f.cluster.Removed(), "nothing removed while executors are still starting")
+}
+
+// TestCappedEnvironmentPastItsStartTimeoutDoesNotSpin: an environment the namespace's cap keeps without
+// executors past the start timeout neither fails its tasks nor loops; it grows when the namespace has
+// room again.
+func TestCappedEnvironmentPastItsStartTimeoutDoesNotSpin(t *testing.T) {
+	clock := &countingClock{}
+	opts := testOptions()
+	opts.Now, opts.MaxExecutorsPerNamespace, opts.StartTimeout = clock.now, 1, 50*time.Millisecond
+	f := newPoolFixtureWith(t, pooltest.NewCluster(), opts)
+	first := pooltest.Spec("first", 100*time.Millisecond)
+	f.submit(t, first, "a")
+	require.Eventually(t, func() bool { return f.cluster.Replicas(first.Key.ID()) == 1 }, 5*time.Second, time.Millisecond)
+	e, _, _ := f.attach(t, first, "pod-1", nil, nil)
+	held := pooltest.Spec("held", time.Hour)
+	f.submit(t, held, "x")
+	time.Sleep(100 * time.Millisecond) // past the start timeout
+	assert.Less(t, clock.readsPerSecond(300*time.Millisecond), 5000.0, "the held environment's goroutine waits")
+	assert.Equal(t, actorpool.TaskQueued, phaseOf(t, f.pool, "x"), "a task held by the cap waits; it does not time out")
+
+	// The first environment's work ends and it goes after its TTL: the held one grows at once.
+	f.pool.TaskFinished(e, actorpool.Result{TaskID: "a"})
+	f.pool.Release("a")
+	require.Eventually(t, func() bool { return f.cluster.Replicas(held.Key.ID()) == 1 }, 5*time.Second, time.Millisecond)
 }

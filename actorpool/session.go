@@ -38,8 +38,6 @@ type Session struct {
 	draining bool
 	// idleSince is when the executor last had nothing to run; zero while it runs something.
 	idleSince time.Time
-	// runtimeRestarts is how many times the executor has started its runtimes again, as it last said.
-	runtimeRestarts int
 	// lostAt and lostReason say when and why the stream ended, while the session waits in its
 	// environment's lost sessions for the executor to reconnect.
 	lostAt     time.Time

@@ -113,6 +113,10 @@ func (q *taskQueue) remove(a *attempt) {
 	}
 }
 
+// maxTurnsCounted bounds the turns ahead counts through: past it, the count is a lower bound (the reason
+// says "... or more" by then anyway), and a status read stays cheap however many executions queue.
+const maxTurnsCounted = 1000
+
 // ahead returns how many queued attempts go to an executor before a, which must be queued here: the
 // ones before it in its execution's turn, and, taking turns round-robin, as many of every other
 // execution's (one more from the executions whose turn comes before a's).
@@ -121,7 +125,8 @@ func (q *taskQueue) ahead(a *attempt) int {
 	k := int(a.seq - mine.head.seq)
 	n := k
 	before := true
-	for t := q.first; t != nil; t = t.next {
+	counted := 0
+	for t := q.first; t != nil && counted < maxTurnsCounted; t, counted = t.next, counted+1 {
 		if t == mine {
 			before = false
 			continue

@@ -2,6 +2,7 @@ package plugin
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
@@ -102,9 +103,14 @@ func newPrewarmMetrics(scope promutils.Scope) prewarmMetrics {
 func (w *prewarmer) run(ctx context.Context) {
 	backoff := time.Second
 	for ctx.Err() == nil {
+		started := time.Now()
 		err := w.watchNewWorkflows(ctx)
 		if ctx.Err() != nil {
 			return
+		}
+		// A watch that held for a while failed on its own, not in a row with the ones before it.
+		if time.Since(started) > w.cfg.MaxRetryInterval.Duration {
+			backoff = time.Second
 		}
 		logger.Warnf(ctx, "actor prewarm: watching workflows failed (%v); again in %s", err, backoff)
 		select {
@@ -223,6 +229,9 @@ func environmentsOf(ctx context.Context, wf *v1alpha1.FlyteWorkflow, cfg *Config
 	actorTypes := actorTaskTypes(taskconfig.GetConfig().TaskPlugins.DefaultForTaskTypes)
 	var specs []actorpool.EnvironmentSpec
 	seen := map[string]bool{}
+	// A map task or a fan-out names one task from many nodes; building the same task again per node
+	// would cost the watch its speed, so each task and the overrides that shape it is read once.
+	read := map[string]bool{}
 	for _, node := range taskNodesOf(wf) {
 		if len(specs) >= limit {
 			break
@@ -231,6 +240,11 @@ func environmentsOf(ctx context.Context, wf *v1alpha1.FlyteWorkflow, cfg *Config
 		if !ok || task.CoreTask() == nil || !slices.Contains(actorTypes, task.CoreTask().GetType()) {
 			continue
 		}
+		variant := taskVariantOf(wf, node)
+		if read[variant] {
+			continue
+		}
+		read[variant] = true
 		t, err := newTask(ctx, newFirstAttemptContext(wf, node, task.CoreTask()), cfg, shard)
 		if err != nil {
 			logger.Debugf(ctx, "actor prewarm: workflow %s, node %s: %v", wf.GetK8sWorkflowID(), node.GetID(), err)
@@ -242,6 +256,29 @@ func environmentsOf(ctx context.Context, wf *v1alpha1.FlyteWorkflow, cfg *Config
 		}
 	}
 	return specs
+}
+
+// taskVariantOf names what decides a node's environment besides its workflow: its task and the
+// node's overrides. Nodes with the same variant land in the same environment.
+func taskVariantOf(wf *v1alpha1.FlyteWorkflow, node *v1alpha1.NodeSpec) string {
+	interruptible := wf.IsInterruptible()
+	if node.IsInterruptible() != nil {
+		interruptible = *node.IsInterruptible()
+	}
+	shape, err := json.Marshal(struct {
+		Task              string
+		Interruptible     bool
+		Resources         any
+		ExtendedResources any
+		ContainerImage    string
+		Config            any
+		PodTemplate       any
+	}{*node.GetTaskID(), interruptible, node.GetResources(), node.GetExtendedResources(),
+		node.GetContainerImage(), node.GetConfig(), node.GetPodTemplate()})
+	if err != nil {
+		return node.GetID() // cannot be compared with another node: read it on its own
+	}
+	return string(shape)
 }
 
 // taskNodesOf returns the task nodes of wf, its subworkflows and its map tasks (array nodes' sub-node),

@@ -2,6 +2,7 @@ package plugin
 
 import (
 	"context"
+	"fmt"
 	"path/filepath"
 	"testing"
 
@@ -9,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"google.golang.org/protobuf/types/known/structpb"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	idlcore "github.com/flyteorg/flyte/flyteidl/gen/pb-go/flyteidl/core"
@@ -86,6 +88,34 @@ func TestPrewarmFindsEachActorEnvironmentOfTheWorkflowOnce(t *testing.T) {
 
 	sharded := environmentsOf(context.Background(), prewarmWorkflow(t), &cfg, "shard-0123456789", 10)
 	assert.Equal(t, "shard-0123456789", sharded[0].Key.Shard, "a shard prewarms its own environments")
+}
+
+func TestPrewarmReadsATaskOncePerOverrides(t *testing.T) {
+	wf := prewarmWorkflow(t)
+	node := func(id string, cpu string) *v1alpha1.NodeSpec {
+		ref := "hello"
+		n := &v1alpha1.NodeSpec{ID: id, Kind: v1alpha1.NodeKindTask, TaskRef: &ref, Resources: &corev1.ResourceRequirements{}}
+		if cpu != "" {
+			n.Resources.Requests = corev1.ResourceList{corev1.ResourceCPU: resource.MustParse(cpu)}
+		}
+		return n
+	}
+	assert.Equal(t, taskVariantOf(wf, node("a", "")), taskVariantOf(wf, node("b", "")), "a fan-out of one task is read once")
+	assert.NotEqual(t, taskVariantOf(wf, node("a", "")), taskVariantOf(wf, node("b", "3")), "an override may change the environment")
+
+	wf.WorkflowSpec.Nodes["n5"] = node("n5", "3")
+	for i := range 50 {
+		id := fmt.Sprintf("fan%02d", i)
+		wf.WorkflowSpec.Nodes[id] = node(id, "")
+	}
+	cfg := defaultConfig
+	specs := environmentsOf(context.Background(), wf, &cfg, "", 10)
+	require.Len(t, specs, 3, "hello world's environment, the one its cpu override makes, the subworkflow's")
+	cpus := map[string]bool{}
+	for _, s := range specs {
+		cpus[s.Pod.Spec.Containers[0].Resources.Requests.Cpu().String()] = true
+	}
+	assert.True(t, cpus["3"], "the overridden node's environment is prewarmed too: %v", cpus)
 }
 
 // TestPrewarmBuildsTheEnvironmentTheFirstAttemptWillUse compares the environment built ahead from the

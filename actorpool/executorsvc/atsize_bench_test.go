@@ -108,12 +108,10 @@ func runPoolAtSize(b *testing.B) {
 	var dispatched atomic.Int64
 	measuring := atomic.Bool{}
 	var connected sync.WaitGroup
-	executors := make([]*fakeWireExecutor, 0, atSizeEnvironments*atSizeExecutorsPerEn)
 	for i, spec := range specs {
 		for j := range atSizeExecutorsPerEn {
 			e := &fakeWireExecutor{spec: spec, pod: fmt.Sprintf("pod-%03d-%d", i, j), latencies: &latencies,
 				dispatched: &dispatched, measuring: &measuring}
-			executors = append(executors, e)
 			connected.Add(1)
 			go e.run(ctx, b, lis.Addr().String(), clientTLS, &connected)
 		}

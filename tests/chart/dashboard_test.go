@@ -77,3 +77,20 @@ func TestDashboardShowsEveryMetricAndOnlyThose(t *testing.T) {
 		assert.False(t, strings.HasSuffix(o.GetName(), "-dashboard"), "no dashboard unless asked for")
 	}
 }
+
+// TestDashboardWithoutExtraLabels: a dashboard whose sidecar needs no label of its own (labels: null
+// drops the default) still renders a ConfigMap with the chart's labels, no "null" beside them.
+func TestDashboardWithoutExtraLabels(t *testing.T) {
+	values := requiredValues()
+	values["dashboard"] = map[string]any{"enabled": true, "labels": nil}
+	r := render(t, defaultRelease, values)
+	var found bool
+	for _, o := range r.Objects {
+		if o.GetKind() == "ConfigMap" && strings.HasSuffix(o.GetName(), "-dashboard") {
+			found = true
+			assert.NotContains(t, o.GetLabels(), "grafana_dashboard")
+			assert.NotEmpty(t, o.GetLabels()["app.kubernetes.io/name"], "the chart's own labels")
+		}
+	}
+	assert.True(t, found)
+}
