@@ -64,10 +64,11 @@ func (r *Runtime) Package() (version, folder string) {
 
 // process is one runtime process.
 type process struct {
-	cmd    *exec.Cmd
-	pid    int
-	toProc *os.File
-	events *bufio.Scanner
+	cmd      *exec.Cmd
+	pid      int
+	toProc   *os.File
+	fromProc *os.File
+	events   *bufio.Scanner
 	// exited is closed once the process has exited; waitErr is its exit status then.
 	exited  chan struct{}
 	waitErr error
@@ -192,10 +193,14 @@ func (r *Runtime) spawn() (*process, error) {
 	}
 	events := bufio.NewScanner(evR)
 	events.Buffer(make([]byte, 64*1024), 16*1024*1024)
-	p := &process{cmd: cmd, pid: cmd.Process.Pid, toProc: reqW, events: events, exited: make(chan struct{})}
+	p := &process{cmd: cmd, pid: cmd.Process.Pid, toProc: reqW, fromProc: evR, events: events, exited: make(chan struct{})}
 	go func() {
 		err := cmd.Wait()
-		_ = evR.Close()
+		// What the process wrote before it exited is still in the pipe, and must be read: a task that
+		// said it started and then ended its runtime took the task, and is not to be run again. A
+		// deadline, not a close, ends the reading, so that a child of the runtime that kept the pipe
+		// open cannot hold the reader past the process's end.
+		_ = evR.SetReadDeadline(time.Now().Add(exitedReadTime))
 		p.waitErr = err
 		close(p.exited)
 	}()
@@ -370,8 +375,16 @@ func (p *process) hasExited() bool {
 	}
 }
 
-// release closes the bridge's end of the control channel of an exited process.
-func (p *process) release() { _ = p.toProc.Close() }
+// release closes the bridge's ends of the control channel of an exited process.
+func (p *process) release() {
+	_ = p.toProc.Close()
+	_ = p.fromProc.Close()
+}
+
+// exitedReadTime is how long the events an exited process wrote may still be read. They are in the pipe
+// already and the reader is normally waiting on it, so this only has to outlast a busy machine's
+// scheduling; it bounds the wait on a pipe a child of the process keeps open.
+const exitedReadTime = 5 * time.Second
 
 // exitCode returns the exit status a container would report for a process that ended with err:
 // its exit code, or 128+signal.

@@ -125,3 +125,41 @@ func TestTaskThatExitsItsProcessWithZeroSucceeds(t *testing.T) {
 	assert.Nil(t, runTask(r, "next", "ok"))
 	assert.NotEqual(t, pid, r.PID())
 }
+
+// TestEventsWrittenBeforeExitAreRead: a runtime that says a task started and then exits took the task
+// (it is not run again on a new runtime as if it had never reached one), however late the bridge reads
+// the events; and a child of the runtime that keeps the event pipe open does not hold the reader past
+// the runtime's end.
+func TestEventsWrittenBeforeExitAreRead(t *testing.T) {
+	started := `echo '{"event":"started","task_id":"t"}' >&4`
+	for name, script := range map[string]string{
+		"exits":            started + "; exit 3",
+		"child keeps pipe": "sleep 30 & " + started + "; exit 3",
+	} {
+		t.Run(name, func(t *testing.T) {
+			r := NewRuntime(RuntimeOptions{Command: []string{"sh", "-c", script}})
+			p, err := r.spawn()
+			require.NoError(t, err)
+			t.Cleanup(func() {
+				r.kill(p)
+				<-p.exited
+				p.release()
+			})
+			<-p.exited // the bridge reads only now, after the process's end was seen
+			ev, err := p.next()
+			require.NoError(t, err, "the event written before the exit is read")
+			assert.Equal(t, "started", ev.Event)
+			done := make(chan error, 1)
+			go func() {
+				_, err := p.next()
+				done <- err
+			}()
+			select {
+			case err := <-done:
+				assert.Error(t, err, "then the events end")
+			case <-time.After(exitedReadTime + 5*time.Second):
+				t.Fatal("the reader is held past the runtime's end")
+			}
+		})
+	}
+}
