@@ -70,6 +70,31 @@ func TestPermanentPodProblemFailsTasksAtOnce(t *testing.T) {
 	assert.Equal(t, 1, cluster.EnsureCalls(spec.Key.ID()), "no more pods for a broken environment")
 }
 
+// TestOnePodsWarmupTimeoutIsNotPermanent: an executor whose runtime was not warm in time ends its pod
+// (kubepods reports it as RuntimeUnavailable, not permanent: another pod may be quicker). The queued
+// tasks stay queued, a new pod is made, and the next executor runs them.
+func TestOnePodsWarmupTimeoutIsNotPermanent(t *testing.T) {
+	cluster := pooltest.NewCluster()
+	opts := testOptions()
+	opts.RetryInterval = 10 * time.Millisecond
+	f := newPoolFixtureWith(t, cluster, opts)
+	spec := pooltest.Spec("env", time.Hour)
+	f.submit(t, spec, "a", "b")
+	require.Eventually(t, func() bool { return cluster.Ensured(spec.Key.ID()) == 1 }, 5*time.Second, 5*time.Millisecond)
+	slow := podState(spec, "pod-1", "container actor: the executor's Python runtime was not available (not ready in time, "+
+		"or it could not be started again): not warm after 2m0s")
+	slow.Ended, slow.Reason = true, "RuntimeUnavailable"
+	cluster.SetPod(slow)
+	require.Eventually(t, func() bool { return cluster.Ensured(spec.Key.ID()) == 2 }, 5*time.Second, 5*time.Millisecond,
+		"the pod is replaced")
+	assert.Equal(t, actorpool.TaskQueued, phaseOf(t, f.pool, "a"), "the queued tasks wait for the next executor")
+	assert.Equal(t, actorpool.TaskQueued, phaseOf(t, f.pool, "b"))
+
+	_, link, _ := f.attach(t, spec, "pod-2", nil, nil)
+	require.Eventually(t, func() bool { return len(link.Assignments()) > 0 }, 5*time.Second, 5*time.Millisecond,
+		"the next executor gets them")
+}
+
 // TestEndedPodsAreReplacedWithBackoff: pods that keep failing are replaced ever more slowly,
 // never in a tight loop; an executor that attaches resets the backoff.
 func TestEndedPodsAreReplacedWithBackoff(t *testing.T) {
