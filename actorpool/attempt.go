@@ -137,10 +137,11 @@ func (p *Pool) adoptRunLocked(a *attempt, s *Session, w *wakeups) {
 }
 
 // adoptResultLocked makes the result s reports the result of a, submitted again and queued
-// meanwhile; the caller records it. p.mu must be held.
+// meanwhile; the caller records it. Its environment may be idle from now. p.mu must be held.
 func (p *Pool) adoptResultLocked(a *attempt, s *Session) {
 	a.env.queue.remove(a)
 	a.session = s
+	p.markIdleLocked(a.env)
 }
 
 // recordLocked records r as a's result: → Succeeded, or Failed with the executor's failure. p.mu must

@@ -98,7 +98,9 @@ func (p *Pool) environmentLocked(spec EnvironmentSpec) *environment {
 		return env
 	}
 	env := newEnvironment(spec, id, p.opts.QueueOrder)
-	env.sessionlessSince = p.opts.Now()
+	// Its clocks start now, never at the zero time: an environment whose first work left by a way that
+	// does not restart its idle clock must not look idle for ever and be deleted at once.
+	env.sessionlessSince, env.idleSince = p.opts.Now(), p.opts.Now()
 	// No executor yet: its goroutine's first look sizes it (scaling.go), within the namespace's cap.
 	p.startEnvironmentLocked(env)
 	return env

@@ -142,6 +142,28 @@ func TestDiscoveredEnvironmentSubmittedToIsEnsuredAtOnce(t *testing.T) {
 		"ensured on the submission, not an hour later")
 }
 
+// TestHeldResultAdoptedBeforeDiscoveryKeepsTheEnvironment: after a restart, propeller submits an attempt
+// again before the pool has read what the cluster holds; the executor that ran it reconnects with its
+// result. The environment, idle once the result is adopted, is idle from then on: it is not deleted with
+// its executor as if it had been idle for its whole TTL.
+func TestHeldResultAdoptedBeforeDiscoveryKeepsTheEnvironment(t *testing.T) {
+	cluster := pooltest.NewCluster()
+	spec := pooltest.Spec("env", time.Hour)
+	cluster.Discovered(pooltest.Found(spec, "pod-1"))
+	release := cluster.HoldDiscovery()
+	f := newPoolFixtureWith(t, cluster, testOptions())
+	f.submit(t, spec, "a")
+	release()
+
+	_, link, _ := f.attach(t, spec, "pod-1", nil, []actorpool.Result{{TaskID: "a"}})
+	assert.Equal(t, actorpool.TaskSucceeded, phaseOf(t, f.pool, "a"), "the executor's result is the attempt's")
+	time.Sleep(200 * time.Millisecond) // the environment's goroutine looks at it again
+	assert.Zero(t, cluster.Deleted(spec.Key.ID()), "idle for a moment, not for its TTL of an hour")
+	assert.NotContains(t, link.Messages(), "close", "the executor stays")
+	f.submit(t, spec, "b")
+	assert.Contains(t, link.Messages(), "assign b", "and runs the next task")
+}
+
 // TestUnseenAttemptIsForgotten: an attempt whose Finalize never comes (its workflow
 // was deleted) does not stay forever.
 func TestUnseenAttemptIsForgotten(t *testing.T) {

@@ -100,6 +100,9 @@ func (s *Session) takeSlot(a *attempt) {
 func (s *Session) freeSlot(id string, now time.Time) {
 	delete(s.running, id)
 	s.env.active--
+	if s.env.idle() {
+		s.env.idleSince = now // its TTL counts from its last work, whichever way that work ended
+	}
 	if len(s.running) == 0 {
 		s.idleSince = now
 		// Its environment may scale it down after a while: its goroutine looks again.

@@ -44,6 +44,8 @@ type Cluster struct {
 	// deleteStarted and deleteResult, when set, hold DeleteEnvironment until the test says how it ends.
 	deleteStarted chan struct{}
 	deleteResult  chan error
+	// discoveryHeld, when set, holds DiscoverEnvironments until it is closed.
+	discoveryHeld chan struct{}
 }
 
 var _ actorpool.Cluster = (*Cluster)(nil)
@@ -148,11 +150,31 @@ func (c *Cluster) EnsureCalls(id string) int {
 	return c.calls[id]
 }
 
-// DiscoverEnvironments returns what Discovered set.
-func (c *Cluster) DiscoverEnvironments(context.Context) ([]actorpool.DiscoveredEnvironment, error) {
+// DiscoverEnvironments returns what Discovered set, once HoldDiscovery's release (if any) is called.
+func (c *Cluster) DiscoverEnvironments(ctx context.Context) ([]actorpool.DiscoveredEnvironment, error) {
+	c.mu.Lock()
+	held := c.discoveryHeld
+	c.mu.Unlock()
+	if held != nil {
+		select {
+		case <-held:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return slices.Clone(c.discovered), nil
+}
+
+// HoldDiscovery makes DiscoverEnvironments wait until release is called, as a pool that is submitted
+// to before it has read what the cluster holds; call it before the pool starts.
+func (c *Cluster) HoldDiscovery() (release func()) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	held := make(chan struct{})
+	c.discoveryHeld = held
+	return sync.OnceFunc(func() { close(held) })
 }
 
 // Discovered sets what DiscoverEnvironments returns; call it before the pool starts.
