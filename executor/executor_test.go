@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"net"
 	"os/exec"
+	"strings"
 	"testing"
 	"time"
 
@@ -178,6 +179,40 @@ func TestRuntimeThatCannotStartEndsTheExecutor(t *testing.T) {
 			require.ErrorIs(t, err, tc.err)
 			assert.Less(t, time.Since(start), 10*time.Second)
 			assert.Contains(t, err.Error()+out.String(), tc.says)
+		})
+	}
+}
+
+// TestExecutorSaysWhichFlyteactorsTheRuntimesRun: the executor names, in its pod's log, the flyteactors
+// release its runtimes import; a different one (the task's image brought its own, which comes first on
+// the import path) or one that does not say (an older release) is a warning that says what to do.
+func TestExecutorSaysWhichFlyteactorsTheRuntimesRun(t *testing.T) {
+	for name, tc := range map[string]struct {
+		env  []string
+		says string
+	}{
+		"the executor's own": {[]string{"FAKE_FLYTEACTORS_VERSION=" + contract.Version, "FAKE_FLYTEACTORS_PACKAGE=/injected/flyteactors"},
+			"runtimes run flyteactors " + contract.Version + " from /injected/flyteactors"},
+		"the image's, another release": {[]string{"FAKE_FLYTEACTORS_VERSION=0.0.1", "FAKE_FLYTEACTORS_PACKAGE=/image/flyteactors"},
+			"WARNING: the task's image has flyteactors 0.0.1 (/image/flyteactors), which comes before the executor's own " +
+				contract.Version + ": they may not work together; install flyteactors==" + contract.Version},
+		"one that does not say": {nil, "WARNING: the runtime did not say which flyteactors it runs"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel() // each ends after the executor's last try to reach the pool (5 s), which it never can
+			out := &syncBuffer{}
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			x, err := New(Config{PoolAddress: "127.0.0.1:1", EnvironmentID: "e", PodName: "p", Token: "t", Slots: 1,
+				RuntimeCommand: []string{"python3", "testdata/fake_runtime.py"}, RuntimeEnv: append(tc.env, "PATH=/usr/bin:/bin"),
+				Stdout: out, Stderr: out, ReconnectDelay: 50 * time.Millisecond, DrainTimeout: 100 * time.Millisecond})
+			require.NoError(t, err)
+			done := make(chan error, 1)
+			go func() { done <- x.Run(ctx) }()
+			require.Eventually(t, func() bool { return strings.Contains(out.String(), tc.says) }, 10*time.Second, 10*time.Millisecond,
+				"the executor said:\n%s", out)
+			cancel()
+			<-done
 		})
 	}
 }

@@ -1,7 +1,8 @@
 """A stand-in for flyteactors.runtime that speaks its control protocol (fd 3 in, fd 4 out) and "runs" a
 command by its first word: ok, fail, sleep <seconds>, crash <exit code>, exit <status> (the task calls
 sys.exit), envcheck (fails listing the FLYTE_ACTOR_* variables it sees), spawn (starts a child process
-that sleeps, prints its pid, and sleeps)."""
+that sleeps, prints its pid, and sleeps). When ready it says it runs the flyteactors release
+FAKE_FLYTEACTORS_VERSION from FAKE_FLYTEACTORS_PACKAGE, if they are set, as the real runtime does."""
 import json
 import os
 import subprocess
@@ -21,7 +22,11 @@ def fail(task_id, **failure):
     send({"event": "finished", "task_id": task_id, "failure": failure})
 
 
-send({"event": "ready", "pid": os.getpid()})
+ready = {"event": "ready", "pid": os.getpid()}
+if "FAKE_FLYTEACTORS_VERSION" in os.environ:
+    ready["version"] = os.environ["FAKE_FLYTEACTORS_VERSION"]
+    ready["package"] = os.environ.get("FAKE_FLYTEACTORS_PACKAGE", "")
+send(ready)
 for line in control_in:
     request = json.loads(line)
     task_id, command = request["task_id"], request["command"]
