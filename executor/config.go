@@ -18,10 +18,11 @@ type Config struct {
 	Slots          int
 	RuntimeCommand []string
 	// RuntimeEnv is the runtimes' environment; default the executor's own without FLYTE_ACTOR_*, so
-	// that neither a runtime nor a task sees the pod's token, with InjectedPython last on PYTHONPATH.
+	// that neither a runtime nor a task sees the pod's token.
 	RuntimeEnv []string
 	// InjectedPython, if set, is the folder with the flyteactors package the executor brings (Install):
-	// the runtimes import it from there unless the task's image has its own, which comes first.
+	// runtimes started as `python -m module` import it from there unless the task's image has its own,
+	// which comes first (withInjectedPackage).
 	InjectedPython string
 	// Stdout and Stderr receive the tasks' output (the pod's log).
 	Stdout, Stderr io.Writer

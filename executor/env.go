@@ -86,22 +86,22 @@ func injectedPython() string {
 	return dir
 }
 
-// withPythonPath returns environ with dir last on its PYTHONPATH: what the image puts there, and its
-// installed packages, come first.
-func withPythonPath(environ []string, dir string) []string {
-	out := make([]string, 0, len(environ)+1)
-	path := dir
-	for _, kv := range environ {
-		if existing, ok := strings.CutPrefix(kv, "PYTHONPATH="); ok {
-			if existing != "" {
-				path = existing + string(os.PathListSeparator) + dir
-			}
-			continue
-		}
-		out = append(out, kv)
+// withInjectedPackage returns command, a runtime started as `python -m module args...`, made to import
+// the flyteactors package in dir only when the image has none of its own: dir goes on the runtime's
+// sys.path after the image's own folders and installed packages. (On PYTHONPATH it would come before
+// the installed packages, and the executor's package would shadow the image's.) Another command is
+// returned as it is.
+func withInjectedPackage(command []string, dir string) []string {
+	if len(command) < 3 || command[1] != "-m" {
+		return command
 	}
-	return append(out, "PYTHONPATH="+path)
+	return append([]string{command[0], "-c", injectedBootstrap, dir}, command[2:]...)
 }
+
+// injectedBootstrap runs `python -c injectedBootstrap dir module args...` as `python -m module args...`
+// with dir last on sys.path.
+const injectedBootstrap = "import runpy, sys; sys.path.append(sys.argv.pop(1)); " +
+	"runpy.run_module(sys.argv.pop(1), run_name='__main__', alter_sys=True)"
 
 // durationFromEnv reads the Go duration in variable name; 0 when it is unset.
 func durationFromEnv(getenv func(string) string, name string) (time.Duration, error) {

@@ -92,7 +92,7 @@ func New(cfg Config) (*Executor, error) {
 		cfg.RuntimeEnv = withoutIdentity(os.Environ())
 	}
 	if cfg.InjectedPython != "" {
-		cfg.RuntimeEnv = withPythonPath(cfg.RuntimeEnv, cfg.InjectedPython)
+		cfg.RuntimeCommand = withInjectedPackage(cfg.RuntimeCommand, cfg.InjectedPython)
 	}
 	x := &Executor{
 		cfg:         cfg,

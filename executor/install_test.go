@@ -2,7 +2,9 @@ package executor
 
 import (
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -23,8 +25,7 @@ func TestInstallCopiesTheExecutor(t *testing.T) {
 }
 
 // TestInstallBringsTheFlyteactorsPackage: beside the executor, the install writes the flyteactors
-// package it carries, readable by any user, and the runtimes find it last on their PYTHONPATH, after
-// whatever the image puts there.
+// package it carries, readable by any user.
 func TestInstallBringsTheFlyteactorsPackage(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "flyte-actor")
 	require.NoError(t, Install(dir))
@@ -37,8 +38,46 @@ func TestInstallBringsTheFlyteactorsPackage(t *testing.T) {
 	info, err := os.Stat(filepath.Join(dir, InstalledPython))
 	require.NoError(t, err)
 	assert.Equal(t, os.FileMode(0o755), info.Mode().Perm())
+}
 
-	env := withPythonPath([]string{"A=1", "PYTHONPATH=/image/src"}, "/flyte-actor/python")
-	assert.Equal(t, []string{"A=1", "PYTHONPATH=/image/src:/flyte-actor/python"}, env, "the image's own first")
-	assert.Equal(t, []string{"PYTHONPATH=/flyte-actor/python"}, withPythonPath(nil, "/flyte-actor/python"))
+// TestImagesOwnFlyteactorsWinsOverTheInjectedOne: a runtime imports the flyteactors package the image
+// installed (here: in a virtualenv's site-packages, or on the image's PYTHONPATH) before the one the
+// executor brings, and the executor's when the image has none; with its arguments as given.
+func TestImagesOwnFlyteactorsWinsOverTheInjectedOne(t *testing.T) {
+	root := t.TempDir()
+	image := filepath.Join(root, "image")
+	out, err := exec.Command("python3", "-m", "venv", "--without-pip", image).CombinedOutput()
+	require.NoError(t, err, "%s", out)
+	sitePackages, err := filepath.Glob(filepath.Join(image, "lib", "python3*", "site-packages"))
+	require.NoError(t, err)
+	require.Len(t, sitePackages, 1)
+	// A stand-in flyteactors whose runtime prints where its package was imported from, and its arguments.
+	writePackage := func(dir string) {
+		require.NoError(t, os.MkdirAll(filepath.Join(dir, "flyteactors", "runtime"), 0o755))
+		require.NoError(t, os.WriteFile(filepath.Join(dir, "flyteactors", "__init__.py"), nil, 0o644))
+		require.NoError(t, os.WriteFile(filepath.Join(dir, "flyteactors", "runtime", "__main__.py"),
+			[]byte("import sys, flyteactors\nprint(flyteactors.__file__, sys.argv[1:])\n"), 0o644))
+	}
+	injected, imageSrc := filepath.Join(root, "injected"), filepath.Join(root, "src")
+	writePackage(injected)
+	python := filepath.Join(image, "bin", "python")
+	runtime := func(env ...string) string {
+		command := withInjectedPackage([]string{python, "-m", "flyteactors.runtime", "--slot", "1"}, injected)
+		cmd := exec.Command(command[0], command[1:]...)
+		cmd.Env, cmd.Dir = append(env, "PATH=/usr/bin:/bin"), root
+		out, err := cmd.CombinedOutput()
+		require.NoError(t, err, "%s", out)
+		return strings.TrimSpace(string(out))
+	}
+
+	assert.Equal(t, filepath.Join(injected, "flyteactors", "__init__.py")+" ['--slot', '1']", runtime(),
+		"an image without flyteactors runs the executor's")
+	writePackage(imageSrc)
+	assert.Equal(t, filepath.Join(imageSrc, "flyteactors", "__init__.py")+" ['--slot', '1']", runtime("PYTHONPATH="+imageSrc),
+		"the image's PYTHONPATH first")
+	writePackage(sitePackages[0])
+	assert.Equal(t, filepath.Join(sitePackages[0], "flyteactors", "__init__.py")+" ['--slot', '1']", runtime(),
+		"the image's installed packages first")
+	assert.Equal(t, []string{"python3", "other.py"}, withInjectedPackage([]string{"python3", "other.py"}, injected),
+		"only a runtime started as a module is changed")
 }
