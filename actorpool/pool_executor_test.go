@@ -2,6 +2,7 @@ package actorpool_test
 
 import (
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -241,6 +242,39 @@ func TestUnstartedAssignmentIsRequeuedOnReconnect(t *testing.T) {
 	failure, _ := st.Failure()
 	assert.Equal(t, contract.CodeExecutorLost, failure.Code)
 }
+
+// TestIdleClockStartsWhenALostAttemptEnds: an executor that ran a task for longer than its environment's
+// TTL reconnects without it (the task is lost). The environment is idle from then, not since it was
+// made: it keeps its executor for its TTL.
+func TestIdleClockStartsWhenALostAttemptEnds(t *testing.T) {
+	clock := &shiftedClock{}
+	opts := testOptions()
+	opts.Now = clock.now
+	f := newPoolFixtureWith(t, pooltest.NewCluster(), opts)
+	spec := pooltest.Spec("env", time.Hour)
+	f.submit(t, spec, "a")
+	s, _, _ := f.attach(t, spec, "pod-1", nil, nil)
+	f.pool.TaskStarted(s, "a", clock.now())
+	clock.advance(2 * time.Hour) // the task runs for longer than the environment's TTL
+	f.pool.DetachExecutor(s, "stream broke")
+
+	link := &pooltest.Link{}
+	_, _, err := f.pool.AttachExecutor(pooltest.Hello(spec, "pod-1", 1), link)
+	require.NoError(t, err)
+	st, _ := f.pool.Status("a")
+	failure, _ := st.Failure()
+	assert.Equal(t, contract.CodeExecutorLost, failure.Code)
+	time.Sleep(200 * time.Millisecond) // the environment's goroutine looks at it again
+	assert.Zero(t, f.cluster.Deleted(spec.Key.ID()), "idle for a moment, not for two hours")
+	assert.NotContains(t, link.Messages(), "close", "the executor stays")
+}
+
+// shiftedClock is the time, moved ahead by what advance added.
+type shiftedClock struct{ offset atomic.Int64 }
+
+func (c *shiftedClock) now() time.Time { return time.Now().Add(time.Duration(c.offset.Load())) }
+
+func (c *shiftedClock) advance(d time.Duration) { c.offset.Add(int64(d)) }
 
 // TestHeldResultOfMovedAttemptIsAcknowledged: a result an executor holds for an attempt that is no longer
 // its (it was lost, and the attempt's record is another executor's or has ended) is acknowledged at
