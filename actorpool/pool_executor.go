@@ -267,6 +267,11 @@ func (p *Pool) resultLocked(s *Session, r Result, w *wakeups) {
 	if ok {
 		s.freeSlot(r.TaskID, p.opts.Now())
 		p.markIdleLocked(s.env)
+	} else if r.refusedUnrun() {
+		// Refused unrun, by a session that no longer holds the attempt (a restarted pool, or one that
+		// moved it): the attempt never ran there, and runs wherever it is queued or assigned now.
+		s.link.Ack(r.TaskID)
+		return
 	} else if a, ok = p.attempts[r.TaskID]; ok && a.isQueued() && a.env == s.env {
 		// The pool restarted and propeller submitted the attempt again: the executor's result is its.
 		p.adoptResultLocked(a, s)

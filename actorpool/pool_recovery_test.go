@@ -164,6 +164,36 @@ func TestHeldResultAdoptedBeforeDiscoveryKeepsTheEnvironment(t *testing.T) {
 	assert.Contains(t, link.Messages(), "assign b", "and runs the next task")
 }
 
+// TestRefusedHeldResultIsNotTheAttemptsAfterARestart: an executor refused an attempt unrun (it was
+// draining) and still holds that refusal when it reconnects to a restarted pool. The attempt, submitted
+// again before or after the executor reconnects, never ran: it runs now, spending no retry, and the
+// refusal is acknowledged.
+func TestRefusedHeldResultIsNotTheAttemptsAfterARestart(t *testing.T) {
+	refused := func(id string) actorpool.Result {
+		return actorpool.Result{TaskID: id, Failure: &actorpool.Failure{Kind: actorpool.FailureSystem, Code: contract.CodeExecutorDraining, Retryable: true}}
+	}
+	cluster := pooltest.NewCluster()
+	spec := pooltest.Spec("env", time.Hour)
+	spec.Slots = 2
+	cluster.Discovered(pooltest.Found(spec, "pod-1"))
+	release := cluster.HoldDiscovery()
+	f := newPoolFixtureWith(t, cluster, testOptions())
+	f.submit(t, spec, "before")
+	release()
+
+	link := &pooltest.Link{}
+	h := pooltest.Hello(spec, "pod-1", 2)
+	h.Held = []actorpool.Result{refused("before"), refused("after")}
+	_, _, err := pooltest.Attach(f.pool, h, link, 5*time.Second)
+	require.NoError(t, err)
+	f.submit(t, spec, "after")
+	for _, id := range []string{"before", "after"} {
+		assert.Contains(t, link.Messages(), "ack "+id, "the refusal is nobody's result")
+		assert.Contains(t, link.Messages(), "assign "+id, "the attempt runs")
+		assert.Equal(t, actorpool.TaskAssigned, phaseOf(t, f.pool, id))
+	}
+}
+
 // TestUnseenAttemptIsForgotten: an attempt whose Finalize never comes (its workflow
 // was deleted) does not stay forever.
 func TestUnseenAttemptIsForgotten(t *testing.T) {
