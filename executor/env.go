@@ -88,9 +88,9 @@ func injectedPython() string {
 
 // withInjectedPackage returns command, a runtime started as `python -m module args...`, made to import
 // the flyteactors package in dir only when the image has none of its own: dir goes on the runtime's
-// sys.path after the image's own folders and installed packages. (On PYTHONPATH it would come before
-// the installed packages, and the executor's package would shadow the image's.) Another command is
-// returned as it is.
+// sys.path only if flyteactors cannot be found without it (installed, editable, or on the image's
+// PYTHONPATH), and then last. (On PYTHONPATH it would come before the installed packages, and the
+// executor's package would shadow the image's.) Another command is returned as it is.
 func withInjectedPackage(command []string, dir string) []string {
 	if len(command) < 3 || command[1] != "-m" {
 		return command
@@ -99,9 +99,16 @@ func withInjectedPackage(command []string, dir string) []string {
 }
 
 // injectedBootstrap runs `python -c injectedBootstrap dir module args...` as `python -m module args...`
-// with dir last on sys.path.
-const injectedBootstrap = "import runpy, sys; sys.path.append(sys.argv.pop(1)); " +
-	"runpy.run_module(sys.argv.pop(1), run_name='__main__', alter_sys=True)"
+// does, with dir last on sys.path if flyteactors is not found without it. As -m does, it puts the
+// starting folder, not "" (the current one at each import), first on sys.path.
+const injectedBootstrap = `import importlib.util, os, runpy, sys
+if sys.path and sys.path[0] == "":
+    sys.path[0] = os.getcwd()
+folder = sys.argv.pop(1)
+if importlib.util.find_spec("flyteactors") is None:
+    sys.path.append(folder)
+runpy.run_module(sys.argv.pop(1), run_name="__main__", alter_sys=True)
+`
 
 // durationFromEnv reads the Go duration in variable name; 0 when it is unset.
 func durationFromEnv(getenv func(string) string, name string) (time.Duration, error) {

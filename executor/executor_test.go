@@ -202,17 +202,22 @@ func TestExecutorSaysWhichFlyteactorsTheRuntimesRun(t *testing.T) {
 			t.Parallel() // each ends after the executor's last try to reach the pool (5 s), which it never can
 			out := &syncBuffer{}
 			ctx, cancel := context.WithCancel(context.Background())
-			defer cancel()
 			x, err := New(Config{PoolAddress: "127.0.0.1:1", EnvironmentID: "e", PodName: "p", Token: "t", Slots: 1,
 				RuntimeCommand: []string{"python3", "testdata/fake_runtime.py"}, RuntimeEnv: append(tc.env, "PATH=/usr/bin:/bin"),
 				Stdout: out, Stderr: out, ReconnectDelay: 50 * time.Millisecond, DrainTimeout: 100 * time.Millisecond})
 			require.NoError(t, err)
 			done := make(chan error, 1)
 			go func() { done <- x.Run(ctx) }()
+			t.Cleanup(func() {
+				cancel()
+				select {
+				case <-done:
+				case <-time.After(10 * time.Second):
+					t.Error("executor did not stop")
+				}
+			})
 			require.Eventually(t, func() bool { return strings.Contains(out.String(), tc.says) }, 10*time.Second, 10*time.Millisecond,
 				"the executor said:\n%s", out)
-			cancel()
-			<-done
 		})
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -56,9 +57,9 @@ func TestImagesOwnFlyteactorsWinsOverTheInjectedOne(t *testing.T) {
 		require.NoError(t, os.MkdirAll(filepath.Join(dir, "flyteactors", "runtime"), 0o755))
 		require.NoError(t, os.WriteFile(filepath.Join(dir, "flyteactors", "__init__.py"), nil, 0o644))
 		require.NoError(t, os.WriteFile(filepath.Join(dir, "flyteactors", "runtime", "__main__.py"),
-			[]byte("import sys, flyteactors\nprint(flyteactors.__file__, sys.argv[1:])\n"), 0o644))
+			[]byte("import sys, flyteactors\nprint(flyteactors.__file__, sys.argv[1:], sys.path[0])\n"), 0o644))
 	}
-	injected, imageSrc := filepath.Join(root, "injected"), filepath.Join(root, "src")
+	injected, imageSrc, editable := filepath.Join(root, "injected"), filepath.Join(root, "src"), filepath.Join(root, "editable")
 	writePackage(injected)
 	python := filepath.Join(image, "bin", "python")
 	runtime := func(env ...string) string {
@@ -69,15 +70,28 @@ func TestImagesOwnFlyteactorsWinsOverTheInjectedOne(t *testing.T) {
 		require.NoError(t, err, "%s", out)
 		return strings.TrimSpace(string(out))
 	}
+	ran := func(pkg string) string {
+		return filepath.Join(pkg, "flyteactors", "__init__.py") + " ['--slot', '1'] " + root // and the starting folder first, as -m has it
+	}
 
-	assert.Equal(t, filepath.Join(injected, "flyteactors", "__init__.py")+" ['--slot', '1']", runtime(),
-		"an image without flyteactors runs the executor's")
+	assert.Equal(t, ran(injected), runtime(), "an image without flyteactors runs the executor's")
 	writePackage(imageSrc)
-	assert.Equal(t, filepath.Join(imageSrc, "flyteactors", "__init__.py")+" ['--slot', '1']", runtime("PYTHONPATH="+imageSrc),
-		"the image's PYTHONPATH first")
+	assert.Equal(t, ran(imageSrc), runtime("PYTHONPATH="+imageSrc), "the image's PYTHONPATH first")
+	// An editable install (pip install -e): a finder setuptools appends to sys.meta_path, after the one
+	// that searches sys.path.
+	writePackage(editable)
+	require.NoError(t, os.WriteFile(filepath.Join(sitePackages[0], "editable_finder.py"), []byte(`import sys
+from importlib.machinery import PathFinder
+class Finder:
+    @staticmethod
+    def find_spec(name, path=None, target=None):
+        return PathFinder.find_spec(name, [`+strconv.Quote(editable)+`]) if name == "flyteactors" else None
+sys.meta_path.append(Finder)
+`), 0o644))
+	require.NoError(t, os.WriteFile(filepath.Join(sitePackages[0], "editable.pth"), []byte("import editable_finder\n"), 0o644))
+	assert.Equal(t, ran(editable), runtime(), "an editable install in the image first")
 	writePackage(sitePackages[0])
-	assert.Equal(t, filepath.Join(sitePackages[0], "flyteactors", "__init__.py")+" ['--slot', '1']", runtime(),
-		"the image's installed packages first")
+	assert.Equal(t, ran(sitePackages[0]), runtime(), "the image's installed packages first")
 	assert.Equal(t, []string{"python3", "other.py"}, withInjectedPackage([]string{"python3", "other.py"}, injected),
 		"only a runtime started as a module is changed")
 }
