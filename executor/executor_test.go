@@ -163,16 +163,19 @@ func TestExecutorWithWrongTokenIsRefused(t *testing.T) {
 func TestRuntimeThatCannotStartEndsTheExecutor(t *testing.T) {
 	for name, tc := range map[string]struct {
 		command []string
-		says    string
-		err     error
+		// warmup is the warm-up timeout: long where the runtime fails, so that a slow machine's Python
+		// start does not end it first.
+		warmup time.Duration
+		says   string
+		err    error
 	}{
-		"import fails":    {[]string{"python3", "-c", "import no_such_module_anywhere"}, "No module named 'no_such_module_anywhere'", ErrRuntimeCannotStart},
-		"never gets warm": {[]string{"sleep", "60"}, "not warm after 300ms", ErrRuntimeUnavailable},
+		"import fails":    {[]string{"python3", "-c", "import no_such_module_anywhere"}, 30 * time.Second, "No module named 'no_such_module_anywhere'", ErrRuntimeCannotStart},
+		"never gets warm": {[]string{"sleep", "60"}, 300 * time.Millisecond, "not warm after 300ms", ErrRuntimeUnavailable},
 	} {
 		t.Run(name, func(t *testing.T) {
 			out := &syncBuffer{}
 			x, err := New(Config{PoolAddress: "127.0.0.1:1", EnvironmentID: "e", PodName: "p", Token: "t", Slots: 2,
-				RuntimeCommand: tc.command, Stdout: out, Stderr: out, WarmupTimeout: 300 * time.Millisecond})
+				RuntimeCommand: tc.command, Stdout: out, Stderr: out, WarmupTimeout: tc.warmup})
 			require.NoError(t, err)
 			start := time.Now()
 			err = x.Run(context.Background())
