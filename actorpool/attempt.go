@@ -16,8 +16,9 @@ import (
 //	          Submit                  assignLocked            startLocked
 //	(plugin) ───────► Queued ────────────────────► Assigned ────────────► Running
 //	                    │  ▲                          │                      │
-//	                    │  └──── requeueLocked ───────┤                      │
-//	                    │   (executor never got it)   │   recordLocked       │
+//	                    │  └──── requeueLocked ───────┤◄─────────────────────┤
+//	                    │   (executor never got it,   │   recordLocked       │
+//	                    │    or refused it unrun)     │                      │
 //	                    │                             ├──────────────────────┴──► Succeeded or Failed
 //	                    │                             │   (the executor's result)
 //	                    └─────────── failLocked ──────┴──► Failed
@@ -34,7 +35,8 @@ import (
 // the submission is for the orphan's own environment; otherwise, or after the orphan grace, it is
 // forgotten (forgetOrphanLocked): its run cancelled, its result acknowledged and dropped. An attempt
 // submitted again and still queued when its executor reports it is that executor's
-// (adoptRunLocked, adoptResultLocked): nothing runs twice.
+// (adoptRunLocked, adoptResultLocked): nothing runs twice. A refusal (the executor refused the attempt
+// unrun) is no attempt's result: the attempt is queued again, an orphan dropped (dropOrphanLocked).
 type attempt struct {
 	id string
 	// name is the task's name (Task.Name).
@@ -249,13 +251,18 @@ func (p *Pool) adoptOrphanLocked(a *attempt, t Task, w *wakeups) {
 	w.add(a.owner)
 }
 
-// forgetOrphanLocked drops a, an orphan nobody submitted: a result it holds is acknowledged, a run
-// is cancelled (and keeps its slot until the executor confirms). p.mu must be held.
-func (p *Pool) forgetOrphanLocked(a *attempt) {
+// dropOrphanLocked forgets a, an orphan that holds nothing on its executor any more. p.mu must be held.
+func (p *Pool) dropOrphanLocked(a *attempt) {
 	delete(p.attempts, a.id)
 	delete(a.session.orphans, a.id)
 	a.orphanSince = time.Time{}
 	a.released = true
+}
+
+// forgetOrphanLocked drops a, an orphan nobody submitted: a result it holds is acknowledged, a run
+// is cancelled (and keeps its slot until the executor confirms). p.mu must be held.
+func (p *Pool) forgetOrphanLocked(a *attempt) {
+	p.dropOrphanLocked(a)
 	switch {
 	case a.held != nil:
 		if s := a.env.sessions[a.session.podName]; s != nil {

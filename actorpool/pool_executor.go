@@ -288,8 +288,14 @@ func (p *Pool) resultLocked(s *Session, r Result, w *wakeups) {
 	switch {
 	case a.released:
 		s.link.Ack(r.TaskID) // nobody wants it any more
-	case r.refusedUnrun() && a.status.phase == TaskAssigned && !a.isOrphan():
-		s.link.Ack(r.TaskID) // the attempt will have another result
+	case r.refusedUnrun() && a.isOrphan():
+		// Reported running after a restart, then refused unrun (its runtime could not start again):
+		// nobody's result. A submission of the attempt runs it afresh.
+		s.link.Ack(r.TaskID)
+		p.dropOrphanLocked(a)
+	case r.refusedUnrun() && !a.status.phase.IsTerminal():
+		// Assigned, or adopted as running after a restart, but never run: it runs again, spending no retry.
+		s.link.Ack(r.TaskID)
 		p.requeueLocked(a, w)
 	case a.isOrphan():
 		a.held, a.resultHeld = &r, true

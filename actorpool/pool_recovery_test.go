@@ -2,6 +2,7 @@ package actorpool_test
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -188,10 +189,52 @@ func TestRefusedHeldResultIsNotTheAttemptsAfterARestart(t *testing.T) {
 	require.NoError(t, err)
 	f.submit(t, spec, "after")
 	for _, id := range []string{"before", "after"} {
-		assert.Contains(t, link.Messages(), "ack "+id, "the refusal is nobody's result")
-		assert.Contains(t, link.Messages(), "assign "+id, "the attempt runs")
+		assertAckedThenAssigned(t, link, id)
 		assert.Equal(t, actorpool.TaskAssigned, phaseOf(t, f.pool, id))
 	}
+}
+
+// TestRefusalOfAnAttemptReportedRunningAfterARestart: an executor reports an attempt running when it
+// reconnects to a restarted pool (its runtime was starting again), then refuses it unrun (the runtime
+// could not start). Whether propeller submitted the attempt before the executor reconnected (adopted as
+// running) or after (an orphan until then), it runs, spending no retry.
+func TestRefusalOfAnAttemptReportedRunningAfterARestart(t *testing.T) {
+	refused := func(id string) actorpool.Result {
+		return actorpool.Result{TaskID: id, Failure: &actorpool.Failure{Kind: actorpool.FailureSystem, Code: contract.CodeExecutorDraining, Retryable: true}}
+	}
+	cluster := pooltest.NewCluster()
+	spec := pooltest.Spec("env", time.Hour)
+	spec.Slots = 2
+	cluster.Discovered(pooltest.Found(spec, "pod-1"))
+	release := cluster.HoldDiscovery()
+	f := newPoolFixtureWith(t, cluster, testOptions())
+	f.submit(t, spec, "before")
+	release()
+
+	link := &pooltest.Link{}
+	h := pooltest.Hello(spec, "pod-1", 2)
+	h.Running = []string{"before", "after"}
+	s, _, err := pooltest.Attach(f.pool, h, link, 5*time.Second)
+	require.NoError(t, err)
+	assert.Equal(t, actorpool.TaskRunning, phaseOf(t, f.pool, "before"), "adopted")
+	f.pool.TaskFinished(s, refused("before"))
+	f.pool.TaskFinished(s, refused("after"))
+	f.submit(t, spec, "after")
+	for _, id := range []string{"before", "after"} {
+		assertAckedThenAssigned(t, link, id)
+		assert.Equal(t, actorpool.TaskAssigned, phaseOf(t, f.pool, id))
+	}
+}
+
+// assertAckedThenAssigned checks that the executor was told to forget its refusal of id before it was
+// given id again: it ignores an assignment of an attempt it still holds.
+func assertAckedThenAssigned(t *testing.T, link *pooltest.Link, id string) {
+	t.Helper()
+	messages := link.Messages()
+	ack, assign := slices.Index(messages, "ack "+id), slices.Index(messages, "assign "+id)
+	require.NotEqual(t, -1, ack, "the refusal is nobody's result: %v", messages)
+	require.NotEqual(t, -1, assign, "the attempt runs: %v", messages)
+	assert.Less(t, ack, assign, "acknowledged before it is assigned again: %v", messages)
 }
 
 // TestUnseenAttemptIsForgotten: an attempt whose Finalize never comes (its workflow
