@@ -99,13 +99,15 @@ func withInjectedPackage(command []string, dir string) []string {
 }
 
 // injectedBootstrap runs `python -c injectedBootstrap dir module args...` as `python -m module args...`
-// does, with dir last on sys.path if flyteactors is not found without it. As -m does, it puts the
-// starting folder, not "" (the current one at each import), first on sys.path.
+// does, with dir last on sys.path if flyteactors is not found without it, or only as a folder without
+// __init__.py (a namespace package, which any package found later on the path wins over). As -m does,
+// it puts the starting folder, not "" (the current one at each import), first on sys.path.
 const injectedBootstrap = `import importlib.util, os, runpy, sys
 if sys.path and sys.path[0] == "":
     sys.path[0] = os.getcwd()
 folder = sys.argv.pop(1)
-if importlib.util.find_spec("flyteactors") is None:
+spec = importlib.util.find_spec("flyteactors")
+if spec is None or spec.origin is None:
     sys.path.append(folder)
 runpy.run_module(sys.argv.pop(1), run_name="__main__", alter_sys=True)
 `

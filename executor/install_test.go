@@ -70,11 +70,17 @@ func TestImagesOwnFlyteactorsWinsOverTheInjectedOne(t *testing.T) {
 		require.NoError(t, err, "%s", out)
 		return strings.TrimSpace(string(out))
 	}
+	start, err := filepath.EvalSymlinks(root) // as os.getcwd() says it
+	require.NoError(t, err)
 	ran := func(pkg string) string {
-		return filepath.Join(pkg, "flyteactors", "__init__.py") + " ['--slot', '1'] " + root // and the starting folder first, as -m has it
+		return filepath.Join(pkg, "flyteactors", "__init__.py") + " ['--slot', '1'] " + start // and the starting folder first, as -m has it
 	}
 
 	assert.Equal(t, ran(injected), runtime(), "an image without flyteactors runs the executor's")
+	leftover := filepath.Join(root, "flyteactors") // a folder without __init__.py: a namespace package
+	require.NoError(t, os.Mkdir(leftover, 0o755))
+	assert.Equal(t, ran(injected), runtime(), "a leftover folder named flyteactors is no flyteactors")
+	require.NoError(t, os.Remove(leftover))
 	writePackage(imageSrc)
 	assert.Equal(t, ran(imageSrc), runtime("PYTHONPATH="+imageSrc), "the image's PYTHONPATH first")
 	// An editable install (pip install -e): a finder setuptools appends to sys.meta_path, after the one
