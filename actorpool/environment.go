@@ -90,6 +90,11 @@ func (env *environment) replicasNow(mu *sync.Mutex) int {
 // idle reports whether the environment has nothing queued and nothing running.
 func (env *environment) idle() bool { return env.queue.len() == 0 && env.active == 0 }
 
+// mayEnsure reports whether env's goroutine asks the Cluster to run env: not for an environment found at
+// start that nobody has submitted to (the pool does not know its pods' spec), nor for a broken one
+// (its pods are refused until an executor attaches).
+func (env *environment) mayEnsure() bool { return !env.discovered && env.broken == "" }
+
 // poke wakes the environment's goroutine.
 func (env *environment) poke() {
 	select {

@@ -81,7 +81,7 @@ func (p *Pool) plan(env *environment) environmentWork {
 			p.wakeQueuedLocked(env, w)
 		}
 		work.remove = remove
-		work.ensure = !env.discovered && env.broken == "" &&
+		work.ensure = env.mayEnsure() &&
 			(!env.ensured || now.Sub(env.ensuredAt) >= p.opts.ResyncInterval) && !now.Before(env.retryAt)
 	})
 	return work
@@ -193,7 +193,9 @@ func (p *Pool) nextCheck(env *environment) time.Duration {
 	now := p.opts.Now()
 	next := p.opts.ResyncInterval
 	until := func(t time.Time) { next = min(next, max(t.Sub(now), 0)) }
-	if env.ensured {
+	// Only a resync plan would make counts: one past due that plan skips would wake the goroutine at
+	// once, forever.
+	if env.ensured && env.mayEnsure() {
 		until(env.ensuredAt.Add(p.opts.ResyncInterval))
 	}
 	if now.Before(env.retryAt) {

@@ -114,3 +114,20 @@ func TestEnvironmentWithoutExecutorsOrTasksGoesAfterItsTTL(t *testing.T) {
 	f.pool.Release("a")
 	require.Eventually(t, func() bool { return f.cluster.Deleted(spec.Key.ID()) == 1 }, 5*time.Second, 5*time.Millisecond)
 }
+
+// TestFoundEnvironmentPastItsResyncDoesNotSpin: an environment found at start that nobody submits to is
+// never ensured (the pool does not know its pods' spec); once its resync interval has passed, its
+// goroutine waits for its TTL, not in a tight loop.
+func TestFoundEnvironmentPastItsResyncDoesNotSpin(t *testing.T) {
+	clock := &countingClock{}
+	cluster := pooltest.NewCluster()
+	spec := pooltest.Spec("leftover", time.Hour)
+	cluster.Discovered(pooltest.Found(spec, "pod-1"))
+	opts := testOptions()
+	opts.Now, opts.ResyncInterval = clock.now, 20*time.Millisecond
+	f := newPoolFixtureWith(t, cluster, opts)
+	f.attach(t, spec, "pod-1", nil, nil)
+	time.Sleep(50 * time.Millisecond) // past the resync interval
+	assert.Less(t, clock.readsPerSecond(300*time.Millisecond), 5000.0, "the environment's goroutine waits")
+	assert.Zero(t, cluster.Ensured(spec.Key.ID()), "nobody asked for it")
+}
