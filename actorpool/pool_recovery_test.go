@@ -170,18 +170,7 @@ func TestHeldResultAdoptedBeforeDiscoveryKeepsTheEnvironment(t *testing.T) {
 // again before or after the executor reconnects, never ran: it runs now, spending no retry, and the
 // refusal is acknowledged.
 func TestRefusedHeldResultIsNotTheAttemptsAfterARestart(t *testing.T) {
-	refused := func(id string) actorpool.Result {
-		return actorpool.Result{TaskID: id, Failure: &actorpool.Failure{Kind: actorpool.FailureSystem, Code: contract.CodeExecutorDraining, Retryable: true}}
-	}
-	cluster := pooltest.NewCluster()
-	spec := pooltest.Spec("env", time.Hour)
-	spec.Slots = 2
-	cluster.Discovered(pooltest.Found(spec, "pod-1"))
-	release := cluster.HoldDiscovery()
-	f := newPoolFixtureWith(t, cluster, testOptions())
-	f.submit(t, spec, "before")
-	release()
-
+	f, spec := restartedWithSubmission(t, "before")
 	link := &pooltest.Link{}
 	h := pooltest.Hello(spec, "pod-1", 2)
 	h.Held = []actorpool.Result{refused("before"), refused("after")}
@@ -199,18 +188,7 @@ func TestRefusedHeldResultIsNotTheAttemptsAfterARestart(t *testing.T) {
 // could not start). Whether propeller submitted the attempt before the executor reconnected (adopted as
 // running) or after (an orphan until then), it runs, spending no retry.
 func TestRefusalOfAnAttemptReportedRunningAfterARestart(t *testing.T) {
-	refused := func(id string) actorpool.Result {
-		return actorpool.Result{TaskID: id, Failure: &actorpool.Failure{Kind: actorpool.FailureSystem, Code: contract.CodeExecutorDraining, Retryable: true}}
-	}
-	cluster := pooltest.NewCluster()
-	spec := pooltest.Spec("env", time.Hour)
-	spec.Slots = 2
-	cluster.Discovered(pooltest.Found(spec, "pod-1"))
-	release := cluster.HoldDiscovery()
-	f := newPoolFixtureWith(t, cluster, testOptions())
-	f.submit(t, spec, "before")
-	release()
-
+	f, spec := restartedWithSubmission(t, "before")
 	link := &pooltest.Link{}
 	h := pooltest.Hello(spec, "pod-1", 2)
 	h.Running = []string{"before", "after"}
@@ -224,6 +202,25 @@ func TestRefusalOfAnAttemptReportedRunningAfterARestart(t *testing.T) {
 		assertAckedThenAssigned(t, link, id)
 		assert.Equal(t, actorpool.TaskAssigned, phaseOf(t, f.pool, id))
 	}
+}
+
+// restartedWithSubmission returns a pool that found executor pod pod-1 (two slots) of spec when it
+// started, and was submitted id before it had read the cluster: a restarted propeller.
+func restartedWithSubmission(t *testing.T, id string) (*poolFixture, actorpool.EnvironmentSpec) {
+	cluster := pooltest.NewCluster()
+	spec := pooltest.Spec("env", time.Hour)
+	spec.Slots = 2
+	cluster.Discovered(pooltest.Found(spec, "pod-1"))
+	release := cluster.HoldDiscovery()
+	f := newPoolFixtureWith(t, cluster, testOptions())
+	f.submit(t, spec, id)
+	release()
+	return f, spec
+}
+
+// refused is the result of an attempt the executor refused unrun, because it was draining.
+func refused(id string) actorpool.Result {
+	return actorpool.Result{TaskID: id, Failure: &actorpool.Failure{Kind: actorpool.FailureSystem, Code: contract.CodeExecutorDraining, Retryable: true}}
 }
 
 // assertAckedThenAssigned checks that the executor was told to forget its refusal of id before it was
