@@ -96,24 +96,7 @@ func podReadyAt(conditions []corev1.PodCondition) time.Time {
 
 // flyteCoreQueue is flyte-core's propeller queue settings, where a workflow woken through the workqueue
 // waits at least 5 s (base delay), with the max-streak-length docs/performance.md recommends for actors.
-const flyteCoreQueue = `propeller:
-  workers: 4
-  max-streak-length: 64
-  queue:
-    type: batch
-    batching-interval: 2s
-    batch-size: -1
-    queue:
-      type: maxof
-      rate: 100
-      capacity: 1000
-      base-delay: 5s
-      max-delay: 120s
-    sub-queue:
-      type: bucket
-      rate: 10
-      capacity: 100
-`
+var flyteCoreQueue = harness.FlyteCoreQueue(64)
 
 // TestWaitingRoundsCarryAWarmChainWithoutWakeUps: under flyte-core's queue settings every wake-up of a
 // workflow through propeller's workqueue waits at least 5 s. A task of 50 ms outlasts a round of

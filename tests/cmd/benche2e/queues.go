@@ -47,41 +47,8 @@ var queueSettings = []queueSetting{
       rate: 1000
       capacity: 10000
 `},
-	{"flytecore", "batch queue 2s, base delay 5s, 4 workers (flyte-core's values)", `propeller:
-  workers: 4
-  queue:
-    type: batch
-    batching-interval: 2s
-    batch-size: -1
-    queue:
-      type: maxof
-      rate: 100
-      capacity: 1000
-      base-delay: 5s
-      max-delay: 120s
-    sub-queue:
-      type: bucket
-      rate: 10
-      capacity: 100
-`},
-	{"flytecore-streak64", "flyte-core's values, max-streak-length 64 (recommended for actors)", `propeller:
-  workers: 4
-  max-streak-length: 64
-  queue:
-    type: batch
-    batching-interval: 2s
-    batch-size: -1
-    queue:
-      type: maxof
-      rate: 100
-      capacity: 1000
-      base-delay: 5s
-      max-delay: 120s
-    sub-queue:
-      type: bucket
-      rate: 10
-      capacity: 100
-`},
+	{"flytecore", "batch queue 2s, base delay 5s, 4 workers (flyte-core's values)", harness.FlyteCoreQueue(0)},
+	{"flytecore-streak64", "flyte-core's values, max-streak-length 64 (recommended for actors)", harness.FlyteCoreQueue(64)},
 }
 
 // waitOff turns the plugin's waiting rounds off.
