@@ -193,8 +193,8 @@ func (p *Pool) nextCheck(env *environment) time.Duration {
 	now := p.opts.Now()
 	next := p.opts.ResyncInterval
 	until := func(t time.Time) { next = min(next, max(t.Sub(now), 0)) }
-	// Only a resync plan would make counts: one past due that plan skips would wake the goroutine at
-	// once, forever.
+	// Only a resync that plan would make counts: a due one that plan skips (a found or broken
+	// environment) would wake the goroutine at once, forever.
 	if env.ensured && env.mayEnsure() {
 		until(env.ensuredAt.Add(p.opts.ResyncInterval))
 	}
