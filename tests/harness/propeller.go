@@ -54,7 +54,7 @@ propeller:
   workers: 4
   workflow-reeval-duration: 10s
   downstream-eval-duration: 5s
-  # simple: wake-ups go straight to the queue, as the chart sets. The rate limit is propeller's own
+  # simple: wake-ups go straight to the queue (the chart's opt-in propeller.fastWakeUp). The rate limit is propeller's own
   # default; client-go's (type default, 10 a second) would hold every workflow back for seconds under
   # load, since each FlyteWorkflow update the informer sees takes a token.
   queue:
